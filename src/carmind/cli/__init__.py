@@ -1,0 +1,1 @@
+"""The `carmind` command line: one module per command group."""

@@ -1,0 +1,1 @@
+"""The simulated electric car: profiles (data), dynamics, battery, thermal, body, drive cycles."""
