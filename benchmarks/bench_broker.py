@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import percentile, report  # noqa: E402
+from common import percentile, report
 
-from carmind.signals.broker import Broker, Datapoint  # noqa: E402
-from carmind.signals.catalog import Catalog, catalog_from_tree, default_catalog  # noqa: E402
+from carmind.signals.broker import Broker, Datapoint
+from carmind.signals.catalog import Catalog, catalog_from_tree, default_catalog
 
 BATCH = 100
 ROUNDS = 3000
@@ -38,7 +38,12 @@ def bench_catalog() -> Catalog:
                 "Bench": {
                     "type": "branch",
                     "children": {
-                        f"Signal{i:03d}": {"type": "sensor", "datatype": "float", "min": -1e9, "max": 1e9}
+                        f"Signal{i:03d}": {
+                            "type": "sensor",
+                            "datatype": "float",
+                            "min": -1e9,
+                            "max": 1e9,
+                        }
                         for i in range(BATCH)
                     },
                 }
@@ -85,13 +90,15 @@ async def broker_throughput(subscribers: int) -> tuple[float, int]:
 
 
 async def queue_baseline(subscribers: int) -> float:
-    queues: list[asyncio.Queue[tuple[str, Datapoint] | None]] = [asyncio.Queue() for _ in range(subscribers)]
+    queues: list[asyncio.Queue[tuple[str, Datapoint] | None]] = [
+        asyncio.Queue() for _ in range(subscribers)
+    ]
     paths = float_paths(BATCH)
     delivered = [0] * subscribers
 
     async def drain(i: int) -> None:
         q = queues[i]
-        while (item := await q.get()) is not None:
+        while await q.get() is not None:
             delivered[i] += 1
 
     tasks = [asyncio.create_task(drain(i)) for i in range(subscribers)]
@@ -153,25 +160,76 @@ async def main() -> None:
     p50 = percentile(samples, 0.5) * 1e3
     p99 = percentile(samples, 0.99) * 1e3
     rows = [
-        {"metric": "updates/s delivered, 1 subscriber (batches of 100)", "value": round(one),
-         "unit": "updates/s", "target": ">= 200,000", "met": one >= 200_000},
-        {"metric": "updates/s delivered, 10 subscribers (total)", "value": round(ten),
-         "unit": "updates/s", "target": None, "met": None},
-        {"metric": "baseline asyncio.Queue fan-out, 1 subscriber", "value": round(base_one),
-         "unit": "updates/s", "target": None, "met": None},
-        {"metric": "baseline asyncio.Queue fan-out, 10 subscribers", "value": round(base_ten),
-         "unit": "updates/s", "target": None, "met": None},
-        {"metric": "broker / baseline, 1 subscriber", "value": round(one / base_one, 2),
-         "unit": "ratio", "target": None, "met": None},
-        {"metric": "broker / baseline, 10 subscribers", "value": round(ten / base_ten, 2),
-         "unit": "ratio", "target": None, "met": None},
-        {"metric": "coalesced while keeping up (1 / 10 subscribers)",
-         "value": coalesced_one + coalesced_ten, "unit": "updates", "target": "0", "met": coalesced_one + coalesced_ten == 0},
-        {"metric": "latency p50 at 10k updates/s", "value": round(p50, 4), "unit": "ms",
-         "target": None, "met": None},
-        {"metric": "latency p99 at 10k updates/s", "value": round(p99, 4), "unit": "ms",
-         "target": "< 1 ms", "met": p99 < 1.0},
-        {"metric": "latency samples", "value": len(samples), "unit": "", "target": None, "met": None},
+        {
+            "metric": "updates/s delivered, 1 subscriber (batches of 100)",
+            "value": round(one),
+            "unit": "updates/s",
+            "target": ">= 200,000",
+            "met": one >= 200_000,
+        },
+        {
+            "metric": "updates/s delivered, 10 subscribers (total)",
+            "value": round(ten),
+            "unit": "updates/s",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "baseline asyncio.Queue fan-out, 1 subscriber",
+            "value": round(base_one),
+            "unit": "updates/s",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "baseline asyncio.Queue fan-out, 10 subscribers",
+            "value": round(base_ten),
+            "unit": "updates/s",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "broker / baseline, 1 subscriber",
+            "value": round(one / base_one, 2),
+            "unit": "ratio",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "broker / baseline, 10 subscribers",
+            "value": round(ten / base_ten, 2),
+            "unit": "ratio",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "coalesced while keeping up (1 / 10 subscribers)",
+            "value": coalesced_one + coalesced_ten,
+            "unit": "updates",
+            "target": "0",
+            "met": coalesced_one + coalesced_ten == 0,
+        },
+        {
+            "metric": "latency p50 at 10k updates/s",
+            "value": round(p50, 4),
+            "unit": "ms",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "latency p99 at 10k updates/s",
+            "value": round(p99, 4),
+            "unit": "ms",
+            "target": "< 1 ms",
+            "met": p99 < 1.0,
+        },
+        {
+            "metric": "latency samples",
+            "value": len(samples),
+            "unit": "",
+            "target": None,
+            "met": None,
+        },
     ]
     report("broker", rows)
 

@@ -50,8 +50,13 @@ def report(name: str, rows: list[dict[str, Any]], notes: str = "") -> Path:
     out = RESULTS / f"{name}.json"
     out.write_text(
         json.dumps(
-            {"benchmark": name, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "machine": machine(), "rows": rows, "notes": notes},
+            {
+                "benchmark": name,
+                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": machine(),
+                "rows": rows,
+                "notes": notes,
+            },
             indent=2,
         )
         + "\n"

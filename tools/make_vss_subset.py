@@ -176,7 +176,17 @@ Vehicle.Service.DistanceToService
 Vehicle.Service.IsServiceDue
 """
 
-KEEP_FIELDS = ("type", "datatype", "unit", "min", "max", "allowed", "default", "description", "comment")
+KEEP_FIELDS = (
+    "type",
+    "datatype",
+    "unit",
+    "min",
+    "max",
+    "allowed",
+    "default",
+    "description",
+    "comment",
+)
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -226,7 +236,9 @@ def main(source: str, target: str) -> int:
             return 1
         for p, n in hits:
             chosen[p] = {k: n[k] for k in KEEP_FIELDS if k in n}
-    tree: dict[str, Any] = {"Vehicle": {"type": "branch", "description": branches["Vehicle"], "children": {}}}
+    tree: dict[str, Any] = {
+        "Vehicle": {"type": "branch", "description": branches["Vehicle"], "children": {}}
+    }
     for path in sorted(chosen):
         segs = path.split(".")
         node = tree["Vehicle"]

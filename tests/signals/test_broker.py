@@ -190,9 +190,11 @@ def test_access_control_checks_every_call(broker: Broker) -> None:
     climate = broker.client("climate-app", "actuate:Vehicle.Cabin.HVAC")
     climate.actuate(TEMP, 20)  # actuate implies read on the same signals
     assert climate.get_target(TEMP) is not None
-    with pytest.raises(AccessDeniedError, match="may not actuate Vehicle.Body.Trunk.Rear.IsOpen"):
+    with pytest.raises(
+        AccessDeniedError, match=r"may not actuate Vehicle\.Body\.Trunk\.Rear\.IsOpen"
+    ):
         climate.actuate(TRUNK, True)
-    with pytest.raises(AccessDeniedError, match="may not read Vehicle.Speed"):
+    with pytest.raises(AccessDeniedError, match=r"may not read Vehicle\.Speed"):
         climate.get("Vehicle.Speed")
     with pytest.raises(AccessDeniedError):
         climate.publish("Vehicle.Speed", 1.0)
@@ -210,7 +212,9 @@ def test_access_control_checks_every_call(broker: Broker) -> None:
 
 def test_metadata_is_filtered_by_scope(broker: Broker) -> None:
     client = broker.client("x", "read:Vehicle.Cabin.HVAC")
-    assert all(s.path.startswith("Vehicle.Cabin.HVAC") for s in client.metadata("Vehicle.Cabin.HVAC"))
+    assert all(
+        s.path.startswith("Vehicle.Cabin.HVAC") for s in client.metadata("Vehicle.Cabin.HVAC")
+    )
     with pytest.raises(AccessDeniedError):
         client.metadata("Vehicle.Cabin")
 

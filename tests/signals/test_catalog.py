@@ -98,7 +98,9 @@ def test_subset_covers_the_required_domains() -> None:
             assert f"Vehicle.Cabin.Seat.Row1.{side}.{leaf}" in catalog
 
 
-@pytest.mark.skipif(not VSS_EXPORT.exists(), reason="the VSS 5.1 reference export is not beside the checkout")
+@pytest.mark.skipif(
+    not VSS_EXPORT.exists(), reason="the VSS 5.1 reference export is not beside the checkout"
+)
 def test_subset_is_exactly_vss_5_1() -> None:
     full = load_vss_json(VSS_EXPORT)
     for signal in default_catalog():
@@ -126,7 +128,12 @@ def test_load_any_export_adds_the_overlay(tmp_path: Path) -> None:
             "type": "branch",
             "description": "root",
             "children": {
-                "Speed": {"type": "sensor", "datatype": "float", "unit": "km/h", "description": "v"},
+                "Speed": {
+                    "type": "sensor",
+                    "datatype": "float",
+                    "unit": "km/h",
+                    "description": "v",
+                },
                 "Old": {"type": "sensor", "datatype": "float", "deprecation": "gone in 6.0"},
             },
         }
@@ -139,17 +146,27 @@ def test_load_any_export_adds_the_overlay(tmp_path: Path) -> None:
     assert any(s.overlay for s in catalog)
 
 
+def _tree(leaf: str) -> str:
+    return '{"Vehicle": {"type": "branch", "children": {"X": ' + leaf + "}}}"
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         ("{not json", "not valid JSON"),
         ("[]", "root branch"),
-        ('{"Vehicle": {"type": "branch", "children": {"X": {"type": "sensor", "datatype": "quux"}}}}',
-         "unknown datatype"),
-        ('{"Vehicle": {"type": "branch", "children": {"X": {"type": "gizmo", "datatype": "int8"}}}}',
-         "'type' must be one of"),
-        ('{"Vehicle": {"type": "branch", "children": {"X": {"type": "sensor", "datatype": "int8", "min": "low"}}}}',
-         "'min' must be a number"),
+        (
+            _tree('{"type": "sensor", "datatype": "quux"}'),
+            "unknown datatype",
+        ),
+        (
+            _tree('{"type": "gizmo", "datatype": "int8"}'),
+            "'type' must be one of",
+        ),
+        (
+            _tree('{"type": "sensor", "datatype": "int8", "min": "low"}'),
+            "'min' must be a number",
+        ),
     ],
 )
 def test_bad_vss_files_are_rejected_by_name(tmp_path: Path, content: str, message: str) -> None:
@@ -190,7 +207,7 @@ def test_value_checks_name_path_value_and_what_is_allowed() -> None:
 
 def test_unknown_paths_and_branches() -> None:
     catalog = default_catalog()
-    with pytest.raises(UnknownPathError, match="did you mean 'Vehicle.Speed'"):
+    with pytest.raises(UnknownPathError, match=r"did you mean 'Vehicle\.Speed'"):
         catalog.get("Vehicle.Sped")
     with pytest.raises(NotASignalError, match="is a branch"):
         catalog.get("Vehicle.Cabin.HVAC")
@@ -235,7 +252,12 @@ def test_node_types_follow_vss() -> None:
 
 
 def test_catalog_from_tree_reads_arrays() -> None:
-    tree = {"A": {"type": "branch", "children": {"B": {"type": "sensor", "datatype": "uint8[]", "max": 9}}}}
+    tree = {
+        "A": {
+            "type": "branch",
+            "children": {"B": {"type": "sensor", "datatype": "uint8[]", "max": 9}},
+        }
+    }
     catalog = catalog_from_tree(tree)
     assert catalog.check("A.B", [1, 2]) == (1, 2)
     with pytest.raises(OutOfRangeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated, Any
 
@@ -25,11 +26,14 @@ VssOption = Annotated[
     typer.Option("--vss", help="Load this VSS JSON export instead of carmind's curated subset."),
 ]
 ProfileOption = Annotated[
-    str | None, typer.Option("--profile", "-p", help="Vehicle profile id (see 'carmind sim profiles').")
+    str | None,
+    typer.Option("--profile", "-p", help="Vehicle profile id (see 'carmind sim profiles')."),
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Prime the car first: PATH=VALUE (repeatable), e.g. Vehicle.Speed=80."),
+    typer.Option(
+        "--set", "-s", help="Prime the car first: PATH=VALUE (repeatable), e.g. Vehicle.Speed=80."
+    ),
 ]
 ConfigOption = Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")]
 
@@ -85,7 +89,9 @@ def _format(datapoint: Datapoint | None, signal: Signal) -> str:
     return f"{text} {signal.unit}" if signal.unit else text
 
 
-def _session(profile: str | None, config: str | None, vss: str | None, primes: list[str] | None) -> CarSession:
+def _session(
+    profile: str | None, config: str | None, vss: str | None, primes: list[str] | None
+) -> CarSession:
     cfg = config_from(config)
     session = CarSession.create(cfg, profile=profile, vss=vss)
     session.prime(parse_assignments(session.catalog, primes or []))
@@ -97,7 +103,9 @@ def get(
     patterns: Annotated[list[str], typer.Argument(help="Signal paths, branches or patterns.")],
     profile: ProfileOption = None,
     prime: SetOption = None,
-    after: Annotated[float, typer.Option("--after", min=0, help="Simulated seconds to run first.")] = 0.0,
+    after: Annotated[
+        float, typer.Option("--after", min=0, help="Simulated seconds to run first.")
+    ] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     vss: VssOption = None,
@@ -107,8 +115,12 @@ def get(
     session.advance(after)
     values: dict[str, Datapoint | None] = session.client.get_many(patterns)
     if as_json:
-        print_json({p: None if d is None else {"value": d.value, "timestamp": d.timestamp}
-                    for p, d in values.items()})
+        print_json(
+            {
+                p: None if d is None else {"value": d.value, "timestamp": d.timestamp}
+                for p, d in values.items()
+            }
+        )
         return
     out = console()
     for path, datapoint in values.items():
@@ -156,7 +168,8 @@ def set_signal(
     out = console()
     out.print(f"{path}: target {_format(Datapoint(target, 0), signal)} accepted", soft_wrap=True)
     reached = (
-        f"reached after {trace.reached_after_s:.1f} s" if trace.reached_after_s is not None
+        f"reached after {trace.reached_after_s:.1f} s"
+        if trace.reached_after_s is not None
         else f"not reached within {settle:g} s"
     )
     out.print(
@@ -194,17 +207,21 @@ def watch(
                     break
                 for p, d in batch.items():
                     if as_json:
-                        row: dict[str, Any] = {"path": p, "value": d.value, "timestamp": d.timestamp}
+                        row: dict[str, Any] = {
+                            "path": p,
+                            "value": d.value,
+                            "timestamp": d.timestamp,
+                        }
                         print_json(row)
                     else:
                         stamp = time.strftime("%H:%M:%S", time.localtime(d.timestamp))
-                        out.print(f"{stamp} {p} = {_format(d, session.catalog.get(p))}", soft_wrap=True)
+                        out.print(
+                            f"{stamp} {p} = {_format(d, session.catalog.get(p))}", soft_wrap=True
+                        )
         finally:
             sub.close()
             session.stop()
             await runner
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(watch_loop())
-    except KeyboardInterrupt:
-        pass

@@ -83,13 +83,13 @@ def accel(profile: ProfileOption, as_json: JsonOption = False) -> None:
         print_json(asdict(result))
         return
     out = console()
+    published = vehicle.published
+    zero_to_100 = "n/a" if result.zero_to_100_s is None else f"{result.zero_to_100_s:6.2f} s"
     out.print(f"{vehicle.name} ({vehicle.id})")
+    out.print(f"  0-100 km/h  {zero_to_100}   (published {published.accel_0_100_s:.2f} s)")
     out.print(
-        f"  0-100 km/h  {result.zero_to_100_s:6.2f} s   (published {vehicle.published.accel_0_100_s:.2f} s)"
-    )
-    out.print(
-        f"  top speed   {result.top_speed_kmh:6.1f} km/h (published {vehicle.published.top_speed_kmh:.0f} km/h,"
-        f" limited by {result.top_speed_limited_by})"
+        f"  top speed   {result.top_speed_kmh:6.1f} km/h (published {published.top_speed_kmh:.0f}"
+        f" km/h, limited by {result.top_speed_limited_by})"
     )
 
 
@@ -106,7 +106,9 @@ def cycle(
     with _progress(not as_json) as progress:
         task = progress.add_task(f"{drive_cycle.name} with {vehicle.id}", total=1.0)
         result = run_cycle(
-            vehicle, drive_cycle, ambient_c=ambient,
+            vehicle,
+            drive_cycle,
+            ambient_c=ambient,
             progress=lambda done: progress.update(task, completed=done),
         )
     if as_json:
@@ -117,7 +119,8 @@ def cycle(
     out.print(f"  distance     {result.distance_km:8.2f} km in {result.duration_s:.0f} s")
     out.print(f"  energy       {result.energy_kwh:8.3f} kWh from the battery")
     out.print(f"  consumption  {result.consumption_kwh_per_100km:8.2f} kWh/100 km")
-    out.print(f"  range        {result.implied_range_km:8.0f} km on {vehicle.usable_battery_kwh:g} kWh usable")
+    usable = vehicle.usable_battery_kwh
+    out.print(f"  range        {result.implied_range_km:8.0f} km on {usable:g} kWh usable")
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

@@ -72,7 +72,7 @@ class ActuationProvider(Protocol):
         ...
 
 
-type BatchCallback = Callable[[dict[str, Datapoint]], None | Awaitable[None]]
+type BatchCallback = Callable[[dict[str, Datapoint]], Awaitable[None] | None]
 
 
 class Subscription:
@@ -161,7 +161,11 @@ class ProviderHandle:
     """A provider's claim on signals; `close()` gives them up (actuation then fails at once)."""
 
     def __init__(
-        self, broker: Broker, client: Client, paths: frozenset[str], actuator: ActuationProvider | None
+        self,
+        broker: Broker,
+        client: Client,
+        paths: frozenset[str],
+        actuator: ActuationProvider | None,
     ) -> None:
         self._broker = broker
         self.client = client
@@ -396,9 +400,7 @@ class Client:
         if actuator is not None and not any(s.type is NodeType.ACTUATOR for s in signals):
             first = signals[0]
             raise NotAnActuatorError(first.path, first.type.value)
-        handle = ProviderHandle(
-            self.broker, self, frozenset(s.path for s in signals), actuator
-        )
+        handle = ProviderHandle(self.broker, self, frozenset(s.path for s in signals), actuator)
         for signal in signals:
             claims[signal.path] = handle
         return handle

@@ -19,7 +19,7 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from carmind.signals.errors import (
     CatalogError,
@@ -77,7 +77,7 @@ class Signal:
     comment: str | None = None
     deprecation: str | None = None
     overlay: bool = False
-    check: Checker = field(default=lambda v: v, repr=False, compare=False)  # type: ignore[assignment,return-value]
+    check: Checker = field(default=lambda v: _unchecked(v), repr=False, compare=False)
 
     @property
     def is_array(self) -> bool:
@@ -97,6 +97,11 @@ class Signal:
                 out[key] = list(value) if isinstance(value, tuple) else value
         out["overlay"] = self.overlay
         return out
+
+
+def _unchecked(value: object) -> Value:
+    """The checker of a signal built without one (a parsing helper): takes the value as it is."""
+    return cast(Value, value)
 
 
 class Catalog:
@@ -378,7 +383,9 @@ def catalog_from_tree(tree: Mapping[str, Any], *, overlay: bool = False) -> Cata
             signals.append(_signal_from_node(path, node, overlay))
 
     if not isinstance(tree, Mapping) or not tree:
-        raise CatalogError("a VSS JSON export must be an object with a root branch such as 'Vehicle'")
+        raise CatalogError(
+            "a VSS JSON export must be an object with a root branch such as 'Vehicle'"
+        )
     for root, node in tree.items():
         walk(node, root)
     return Catalog(signals, branches)

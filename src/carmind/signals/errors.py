@@ -90,7 +90,8 @@ class ReadOnlyError(SignalError):
 
     def __init__(self, path: str, node_type: str) -> None:
         super().__init__(
-            f"{path} is a {node_type}: only its provider writes it; consumers can set actuators only",
+            f"{path} is a {node_type}: only its provider writes it; "
+            "consumers can set actuators only",
             path,
         )
 

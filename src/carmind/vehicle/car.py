@@ -24,6 +24,7 @@ from carmind.vehicle import battery, dynamics
 from carmind.vehicle.body import Body
 from carmind.vehicle.controller import SpeedController
 from carmind.vehicle.cycles import DriveCycle
+from carmind.vehicle.errors import PrimeError
 from carmind.vehicle.profiles import VehicleProfile
 from carmind.vehicle.thermal import (
     MAX_TARGET_C,
@@ -85,8 +86,11 @@ START_STOP = _CHG + "StartStopCharging"
 # Actuators whose current value simply follows the target (settings with no physical travel).
 _SETTINGS: Final = frozenset(
     {
-        *(f"{_HVAC}Station.{s}.{leaf}" for s in _STATIONS
-          for leaf in ("Temperature", "FanSpeed", "AirDistribution")),
+        *(
+            f"{_HVAC}Station.{s}.{leaf}"
+            for s in _STATIONS
+            for leaf in ("Temperature", "FanSpeed", "AirDistribution")
+        ),
         _HVAC + "IsAirConditioningActive",
         _HVAC + "IsRecirculationActive",
         _HVAC + "IsFrontDefrosterActive",
@@ -285,7 +289,8 @@ class SimulatedCar:
         catalog = self.client.broker.catalog
         actuators = [p for p in (*_SETTINGS, *Body.ACTUATORS) if p in catalog]
         sensors = [
-            p for p in (*self._state_values(), *Body.PATHS)
+            p
+            for p in (*self._state_values(), *Body.PATHS)
             if p in catalog and catalog.get(p).type is not NodeType.ACTUATOR
         ]
         self._publishable = frozenset(actuators) | frozenset(sensors)
@@ -342,7 +347,9 @@ class SimulatedCar:
             elif path.endswith(".Temperature") and path.startswith(_HVAC):
                 assert isinstance(value, float)
                 if not MIN_TARGET_C <= value <= MAX_TARGET_C:
-                    reason = f"climate set-points range from {MIN_TARGET_C:g} to {MAX_TARGET_C:g} °C"
+                    reason = (
+                        f"climate set-points range from {MIN_TARGET_C:g} to {MAX_TARGET_C:g} °C"
+                    )
             elif path == CHARGE_LIMIT:
                 assert isinstance(value, int)
                 if value < CHARGE_LIMIT_MIN_PCT:
@@ -352,10 +359,10 @@ class SimulatedCar:
                     reason = f"cannot plug in a charger while moving at {speed:.0f} km/h"
             elif path == TARGET_SPEED:
                 assert isinstance(value, float)
-                if value > 0 and float(merged[CHARGER_POWER]) > 0:
+                if value > 0 and _f(merged[CHARGER_POWER]) > 0:
                     reason = "the charging cable is connected: unplug before driving"
             elif path == START_STOP and value == "START":
-                if float(merged[CHARGER_POWER]) <= 0:
+                if _f(merged[CHARGER_POWER]) <= 0:
                     reason = "no charger is connected"
             elif path == _CRUISE + "IsActive" and value is True:
                 if merged[_CRUISE + "IsEnabled"] is not True:
@@ -365,7 +372,9 @@ class SimulatedCar:
             elif path == _CRUISE + "SpeedSet":
                 assert isinstance(value, float)
                 if value > self.profile.top_speed_limit_kmh:
-                    reason = f"above the car's top speed of {self.profile.top_speed_limit_kmh:g} km/h"
+                    reason = (
+                        f"above the car's top speed of {self.profile.top_speed_limit_kmh:g} km/h"
+                    )
             if reason is not None:
                 refusals[path] = reason
         if refusals:
@@ -388,7 +397,7 @@ class SimulatedCar:
             elif path == TARGET_SPEED:
                 self.driver = None  # a manual target takes over from a drive cycle
             elif path == CHARGER_POWER:
-                self.charging = float(value) > 0 and self.motion.soc_pct < float(
+                self.charging = _f(value) > 0 and self.motion.soc_pct < _f(
                     self.settings[CHARGE_LIMIT]
                 )
                 self._set(START_STOP, "START" if self.charging else "STOP")
@@ -421,35 +430,33 @@ class SimulatedCar:
 
     def prime(self, path: str, value: Value) -> None:
         """Put a sensor into a state directly (tests, `--set`); see `PRIMEABLE`."""
-        from carmind.vehicle.errors import PrimeError
-
         if path == "Vehicle.Speed":
-            speed = float(value) / 3.6  # type: ignore[arg-type]
+            speed = _f(value) / 3.6
             self.motion = dynamics.with_speed(self.motion, speed)
-            self._set(TARGET_SPEED, float(value))  # type: ignore[arg-type]
+            self._set(TARGET_SPEED, _f(value))
             self.controller.reset()
         elif path.startswith("Vehicle.Powertrain.TractionBattery.StateOfCharge."):
-            self.motion = dynamics.with_soc(self.motion, float(value))  # type: ignore[arg-type]
+            self.motion = dynamics.with_soc(self.motion, _f(value))
         elif path == "Vehicle.Exterior.AirTemperature":
-            self._set(_SIM + "AmbientTemperature", float(value))  # type: ignore[arg-type]
+            self._set(_SIM + "AmbientTemperature", _f(value))
         elif path == "Vehicle.Cabin.HVAC.AmbientAirTemperature":
-            self.cabin = initial_cabin(float(value))  # type: ignore[arg-type]
+            self.cabin = initial_cabin(_f(value))
         elif path == "Vehicle.CurrentLocation.Latitude":
-            self.latitude = float(value)  # type: ignore[arg-type]
+            self.latitude = _f(value)
         elif path == "Vehicle.CurrentLocation.Longitude":
-            self.longitude = float(value)  # type: ignore[arg-type]
+            self.longitude = _f(value)
         elif path == "Vehicle.CurrentLocation.Heading":
-            self.heading = float(value) % 360.0  # type: ignore[arg-type]
+            self.heading = _f(value) % 360.0
         elif path == "Vehicle.CurrentLocation.Altitude":
-            self.altitude = float(value)  # type: ignore[arg-type]
+            self.altitude = _f(value)
         elif path.endswith("IsChargingCableConnected"):
             self._set(CHARGER_POWER, HOME_CHARGER_KW if value else 0.0)
-            self.charging = bool(value) and self.motion.soc_pct < float(self.settings[CHARGE_LIMIT])  # type: ignore[arg-type]
+            self.charging = bool(value) and self.motion.soc_pct < _f(self.settings[CHARGE_LIMIT])
         elif path.endswith(".Tire.Pressure"):
             wheel = path.removeprefix("Vehicle.Chassis.Axle.").removesuffix(".Tire.Pressure")
-            self.tyre_kpa[wheel] = float(value)  # type: ignore[arg-type]
+            self.tyre_kpa[wheel] = _f(value)
         elif path == "Vehicle.TraveledDistance":
-            self.odometer_km = float(value)  # type: ignore[arg-type]
+            self.odometer_km = _f(value)
         else:
             raise PrimeError(path, PRIMEABLE)
         self.publish(force=True)
@@ -463,11 +470,11 @@ class SimulatedCar:
 
     def _target_speed_mps(self) -> float:
         if self.settings[_CRUISE + "IsActive"] is True:
-            return float(self.settings[_CRUISE + "SpeedSet"]) / 3.6  # type: ignore[arg-type]
+            return _f(self.settings[_CRUISE + "SpeedSet"]) / 3.6
         if self.driver is not None:
             t = (self.clock.elapsed - self._driver_t0) % self.driver.duration_s
             return self.driver.speed_at(t) / 3.6
-        return float(self.settings[TARGET_SPEED]) / 3.6  # type: ignore[arg-type]
+        return _f(self.settings[TARGET_SPEED]) / 3.6
 
     def step(self) -> None:
         """Advance the whole car by one tick and publish when a publish tick comes round."""
@@ -503,7 +510,9 @@ class SimulatedCar:
                 self._road = dynamics.Road(
                     grade_pct=_f(s[_SIM + "RoadGrade"]), grip_factor=_f(s[_SIM + "RoadGrip"])
                 )
-            self.motion = dynamics.step(self.profile, motion, drive, self._road, dt, extra_w, ambient)
+            self.motion = dynamics.step(
+                self.profile, motion, drive, self._road, dt, extra_w, ambient
+            )
             self._last_drive = drive
         moved_m = self.motion.distance_m - before_m
         if moved_m > 0.0:
@@ -528,7 +537,11 @@ class SimulatedCar:
         self.odometer_km += distance_m / 1000.0
         heading = math.radians(self.heading)
         dlat = distance_m * math.cos(heading) / 111_320.0
-        dlon = distance_m * math.sin(heading) / (111_320.0 * max(0.01, math.cos(math.radians(self.latitude))))
+        dlon = (
+            distance_m
+            * math.sin(heading)
+            / (111_320.0 * max(0.01, math.cos(math.radians(self.latitude))))
+        )
         self.latitude = max(-90.0, min(90.0, self.latitude + dlat))
         self.longitude = (self.longitude + dlon + 180.0) % 360.0 - 180.0
         self.altitude += distance_m * grade_pct / 100.0 / math.sqrt(1 + (grade_pct / 100.0) ** 2)
@@ -575,7 +588,6 @@ class SimulatedCar:
     def _state_values(self, slow: bool = True) -> dict[str, Value]:
         """The sensors the models drive: motion every publish, the slow rest when `slow`."""
         m = self.motion
-        p = self.profile
         speed_kmh = max(0.0, m.speed_mps * 3.6)
         drive = self._last_drive
         values: dict[str, Value] = {
