@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `carmind` or a group alone: its help
+            sys.stdout.write(str(exc) + "\n")
+            return 2
         message = _usage_error(exc)
         if message is None:
             if type(exc).__name__ == "Abort":

@@ -58,6 +58,9 @@ TYRE_LOW_KPA: Final = 200.0
 """Cold inflation pressure of the simulation's tyres, and the warning threshold (kPa): TPMS warns
 at a 20-25 % drop (UN R141)."""
 
+TYRE_SPREAD_KPA: Final = 5.0
+"""Cold pressures differ from tyre to tyre by up to this much (kPa): a gauge-and-pump tolerance."""
+
 SLOW_PUBLISH_HZ: Final = 1.0
 """How often slowly changing sensors (temperatures, tyres, charging details) are published (Hz)."""
 
@@ -244,7 +247,6 @@ class SimulatedCar:
         self._publish_every = max(1, round(opts.tick_hz / opts.publish_hz))
         self._cabin_every = max(1, round(opts.tick_hz / CABIN_HZ))
         self._tick = 0
-        self._rng = random.Random(opts.seed)
 
         self.motion = dynamics.initial_state(profile, opts.soc_pct, opts.ambient_c)
         self.body = Body()
@@ -264,7 +266,12 @@ class SimulatedCar:
         self.driver: DriveCycle | None = None
         self._driver_t0 = 0.0
         self.charging = False
-        self.tyre_kpa = {w: TYRE_NOMINAL_KPA for w in _WHEELS}
+        # no two tyres hold exactly the same pressure: a per-seed spread around the nominal
+        spread = random.Random(opts.seed)
+        self.tyre_kpa: dict[str, float] = {
+            w: float(round(TYRE_NOMINAL_KPA + spread.uniform(-TYRE_SPREAD_KPA, TYRE_SPREAD_KPA)))
+            for w in _WHEELS
+        }
         self._recent = battery.RecentConsumption()
         self._last_refusal = ""
         self._published: dict[str, Value] = {}
@@ -355,8 +362,8 @@ class SimulatedCar:
                 if value < CHARGE_LIMIT_MIN_PCT:
                     reason = f"the charge limit ranges from {CHARGE_LIMIT_MIN_PCT} to 100 %"
             elif path == CHARGER_POWER:
-                if isinstance(value, float) and value > 0 and speed > STANDSTILL_KMH:
-                    reason = f"cannot plug in a charger while moving at {speed:.0f} km/h"
+                if isinstance(value, float) and value > 0:
+                    reason = self._drive_intent(speed, merged)
             elif path == TARGET_SPEED:
                 assert isinstance(value, float)
                 if value > 0 and _f(merged[CHARGER_POWER]) > 0:
@@ -382,6 +389,21 @@ class SimulatedCar:
             self._last_refusal = f"{path}={values[path]!r}: {reason}"
         return refusals
 
+    def _drive_intent(self, speed: float, settings: Mapping[str, Value]) -> str | None:
+        """Why the car cannot be plugged in now: it moves, or is set to move."""
+        if speed > STANDSTILL_KMH:
+            return f"cannot plug in a charger while moving at {speed:.0f} km/h"
+        if settings[_CRUISE + "IsActive"] is True:
+            return "cannot plug in a charger while cruise control is active"
+        if self.driver is not None:
+            return f"cannot plug in a charger while the driver follows the {self.driver.name} cycle"
+        if _f(settings[TARGET_SPEED]) > 0:
+            return (
+                f"cannot plug in a charger while the target speed is "
+                f"{_f(settings[TARGET_SPEED]):g} km/h: set it to 0 first"
+            )
+        return None
+
     def actuate(self, values: Mapping[str, Value]) -> None:
         speed = self.speed_kmh
         hvac_changed = False
@@ -403,6 +425,13 @@ class SimulatedCar:
                 self._set(START_STOP, "START" if self.charging else "STOP")
             elif path == START_STOP:
                 self.charging = value == "START"
+            elif path == _CRUISE + "IsEnabled" and value is False:
+                self._set(_CRUISE + "IsActive", False)  # switching cruise off ends it
+            elif path == _CRUISE + "IsActive" and value is True:
+                if _f(self.settings[_CRUISE + "SpeedSet"]) < CRUISE_MIN_SPEED_KMH:
+                    self._set(
+                        _CRUISE + "SpeedSet", float(round(speed))
+                    )  # "set" takes the speed now
             elif path == FAULT and value == "NONE":
                 self._reset_after_fault = True  # once the body has seen the cause gone
         if hvac_changed:
@@ -469,6 +498,8 @@ class SimulatedCar:
         self._driver_t0 = self.clock.elapsed
 
     def _target_speed_mps(self) -> float:
+        if _f(self.settings[CHARGER_POWER]) > 0:
+            return 0.0  # the cable is connected: the car holds still, whatever it was asked
         if self.settings[_CRUISE + "IsActive"] is True:
             return _f(self.settings[_CRUISE + "SpeedSet"]) / 3.6
         if self.driver is not None:

@@ -13,7 +13,8 @@ from carmind.config import Config
 from carmind.errors import CarmindError
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Catalog, NodeType, Value, load_catalog
-from carmind.vehicle.car import CarOptions, SimClock, SimulatedCar
+from carmind.vehicle.car import PRIMEABLE, CarOptions, SimClock, SimulatedCar
+from carmind.vehicle.errors import PrimeError
 from carmind.vehicle.profiles import get_profile
 
 
@@ -82,7 +83,14 @@ class CarSession:
         return cls(broker, car, broker.client("carmind"))
 
     def prime(self, values: Mapping[str, Value]) -> None:
-        """Put the car into a state, in order: sensors directly, actuators through the hub."""
+        """Put the car into a state, in order: sensors directly, actuators through the hub.
+
+        Every entry is checked before any is applied (a path the car cannot prime changes
+        nothing); an actuation the car refuses by its own rules stops the priming there.
+        """
+        for path in values:
+            if self.catalog.get(path).type is not NodeType.ACTUATOR and path not in PRIMEABLE:
+                raise PrimeError(path, PRIMEABLE)
         for path, value in values.items():
             if self.catalog.get(path).type is NodeType.ACTUATOR:
                 self.client.actuate(path, value)
