@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
 
 from carmind.signals.broker import Broker, Client, ProviderHandle
 from carmind.signals.catalog import NodeType, Value
@@ -26,6 +25,33 @@ from carmind.vehicle.controller import SpeedController
 from carmind.vehicle.cycles import DriveCycle
 from carmind.vehicle.errors import PrimeError
 from carmind.vehicle.profiles import VehicleProfile
+from carmind.vehicle.readings import attributes, motion_readings
+from carmind.vehicle.settings import (
+    CABIN_HZ,
+    CHARGE_LIMIT,
+    CHARGE_LIMIT_MIN_PCT,
+    CHARGER_POWER,
+    CRUISE,
+    CRUISE_MIN_SPEED_KMH,
+    DC_DC_VOLTAGE_V,
+    FAULT,
+    HOME_CHARGER_KW,
+    HVAC,
+    INITIAL_SETTINGS,
+    PRIMEABLE,
+    SEAT_HEATER_W,
+    SETTINGS,
+    SIM,
+    SLOW_PUBLISH_HZ,
+    STANDSTILL_KMH,
+    START_STOP,
+    STATIONS,
+    TARGET_SPEED,
+    TYRE_NOMINAL_KPA,
+    TYRE_SPREAD_KPA,
+    WHEELS,
+    as_float,
+)
 from carmind.vehicle.thermal import (
     MAX_TARGET_C,
     MIN_TARGET_C,
@@ -36,172 +62,6 @@ from carmind.vehicle.thermal import (
 )
 
 log = logging.getLogger(__name__)
-
-# --- Limits the car itself enforces (named, with their reasons) ---------------------------------
-
-CHARGE_LIMIT_MIN_PCT: Final = 50
-"""Lowest charge limit the car accepts (%): below it a daily-use car can strand its driver; 50 %
-is the lower end of the range carmakers offer (Tesla 50-100 %)."""
-
-CRUISE_MIN_SPEED_KMH: Final = 30.0
-"""Cruise control engages only at or above this speed (km/h), as on most cars (25-40 km/h)."""
-
-STANDSTILL_KMH: Final = 0.5
-"""Below this speed the car counts as standing still (for plugging in a charger, say)."""
-
-SEAT_HEATER_W: Final = 75.0
-"""Electric power of one front seat heater or ventilation fan at 100 % (W); typical pads draw
-50-100 W."""
-
-TYRE_NOMINAL_KPA: Final = 250.0
-TYRE_LOW_KPA: Final = 200.0
-"""Cold inflation pressure of the simulation's tyres, and the warning threshold (kPa): TPMS warns
-at a 20-25 % drop (UN R141)."""
-
-TYRE_SPREAD_KPA: Final = 5.0
-"""Cold pressures differ from tyre to tyre by up to this much (kPa): a gauge-and-pump tolerance."""
-
-SLOW_PUBLISH_HZ: Final = 1.0
-"""How often slowly changing sensors (temperatures, tyres, charging details) are published (Hz)."""
-
-CABIN_HZ: Final = 5.0
-"""Steps per second of the cabin thermal model: its time constants are minutes, and each step is
-solved exactly, so 5 Hz loses nothing and keeps the simulator fast."""
-
-DC_DC_VOLTAGE_V: Final = 14.2
-"""12 V bus voltage while the DC/DC converter charges the low-voltage battery (V)."""
-
-_DOORS = ("Row1.DriverSide", "Row1.PassengerSide", "Row2.DriverSide", "Row2.PassengerSide")
-_STATIONS = ("Row1.Driver", "Row1.Passenger", "Row2.Driver", "Row2.Passenger")
-_WHEELS = ("Row1.Wheel.Left", "Row1.Wheel.Right", "Row2.Wheel.Left", "Row2.Wheel.Right")
-
-_HVAC = "Vehicle.Cabin.HVAC."
-_CHG = "Vehicle.Powertrain.TractionBattery.Charging."
-_SIM = "Vehicle.Carmind.Simulation."
-_CRUISE = "Vehicle.ADAS.CruiseControl."
-
-TARGET_SPEED = _SIM + "TargetSpeed"
-CHARGER_POWER = _SIM + "ChargerPower"
-FAULT = _SIM + "Fault"
-CHARGE_LIMIT = _CHG + "ChargeLimit"
-START_STOP = _CHG + "StartStopCharging"
-
-# Actuators whose current value simply follows the target (settings with no physical travel).
-_SETTINGS: Final = frozenset(
-    {
-        *(
-            f"{_HVAC}Station.{s}.{leaf}"
-            for s in _STATIONS
-            for leaf in ("Temperature", "FanSpeed", "AirDistribution")
-        ),
-        _HVAC + "IsAirConditioningActive",
-        _HVAC + "IsRecirculationActive",
-        _HVAC + "IsFrontDefrosterActive",
-        _HVAC + "IsRearDefrosterActive",
-        CHARGE_LIMIT,
-        START_STOP,
-        _CHG + "ChargingPort.AnyPosition.IsChargingCableLocked",
-        _CHG + "ChargingPort.AnyPosition.IsFlapOpen",
-        _CRUISE + "IsEnabled",
-        _CRUISE + "IsActive",
-        _CRUISE + "SpeedSet",
-        "Vehicle.ADAS.LaneDepartureDetection.IsEnabled",
-        "Vehicle.ADAS.ObstacleDetection.IsEnabled",
-        "Vehicle.ADAS.ABS.IsEnabled",
-        "Vehicle.ADAS.ESC.IsEnabled",
-        "Vehicle.ADAS.TCS.IsEnabled",
-        "Vehicle.ADAS.EBA.IsEnabled",
-        "Vehicle.ADAS.DMS.IsEnabled",
-        "Vehicle.Body.Lights.LightSwitch",
-        "Vehicle.Body.Mirrors.DriverSide.IsFolded",
-        "Vehicle.Body.Mirrors.PassengerSide.IsFolded",
-        "Vehicle.Body.Windshield.Front.Wiping.Mode",
-        "Vehicle.Cabin.Infotainment.Media.Action",
-        "Vehicle.Cabin.Infotainment.Media.Volume",
-        "Vehicle.Cabin.Infotainment.Media.Played.Source",
-        "Vehicle.Cabin.Infotainment.Media.SelectedURI",
-        "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Latitude",
-        "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Longitude",
-        "Vehicle.Cabin.Infotainment.Navigation.Volume",
-        "Vehicle.Cabin.Infotainment.Navigation.Mute",
-        "Vehicle.Cabin.Infotainment.HMI.DayNightMode",
-        "Vehicle.TripMeterReading",
-        TARGET_SPEED,
-        _SIM + "RoadGrade",
-        _SIM + "RoadGrip",
-        _SIM + "AmbientTemperature",
-        CHARGER_POWER,
-        FAULT,
-    }
-)
-
-_INITIAL_SETTINGS: Final[dict[str, Value]] = {
-    **{f"{_HVAC}Station.{s}.Temperature": 21.0 for s in _STATIONS},
-    **{f"{_HVAC}Station.{s}.FanSpeed": 0 for s in _STATIONS},
-    **{f"{_HVAC}Station.{s}.AirDistribution": "MIDDLE" for s in _STATIONS},
-    _HVAC + "IsAirConditioningActive": False,
-    _HVAC + "IsRecirculationActive": False,
-    _HVAC + "IsFrontDefrosterActive": False,
-    _HVAC + "IsRearDefrosterActive": False,
-    CHARGE_LIMIT: 90,
-    START_STOP: "STOP",
-    _CHG + "ChargingPort.AnyPosition.IsChargingCableLocked": False,
-    _CHG + "ChargingPort.AnyPosition.IsFlapOpen": False,
-    _CRUISE + "IsEnabled": True,
-    _CRUISE + "IsActive": False,
-    _CRUISE + "SpeedSet": 0.0,
-    "Vehicle.ADAS.LaneDepartureDetection.IsEnabled": True,
-    "Vehicle.ADAS.ObstacleDetection.IsEnabled": True,
-    "Vehicle.ADAS.ABS.IsEnabled": True,
-    "Vehicle.ADAS.ESC.IsEnabled": True,
-    "Vehicle.ADAS.TCS.IsEnabled": True,
-    "Vehicle.ADAS.EBA.IsEnabled": True,
-    "Vehicle.ADAS.DMS.IsEnabled": True,
-    "Vehicle.Body.Lights.LightSwitch": "AUTO",
-    "Vehicle.Body.Mirrors.DriverSide.IsFolded": False,
-    "Vehicle.Body.Mirrors.PassengerSide.IsFolded": False,
-    "Vehicle.Body.Windshield.Front.Wiping.Mode": "OFF",
-    "Vehicle.Cabin.Infotainment.Media.Action": "STOP",
-    "Vehicle.Cabin.Infotainment.Media.Volume": 30,
-    "Vehicle.Cabin.Infotainment.Media.Played.Source": "BLUETOOTH",
-    "Vehicle.Cabin.Infotainment.Navigation.Volume": 50,
-    "Vehicle.Cabin.Infotainment.Navigation.Mute": "UNMUTED",
-    "Vehicle.Cabin.Infotainment.HMI.DayNightMode": "DAY",
-    "Vehicle.TripMeterReading": 0.0,
-    TARGET_SPEED: 0.0,
-    _SIM + "RoadGrade": 0.0,
-    _SIM + "RoadGrip": 1.0,
-    CHARGER_POWER: 0.0,
-    FAULT: "NONE",
-}
-
-# Sensors `prime()` can put into a state directly (the rest follow from the models).
-PRIMEABLE: Final = (
-    "Vehicle.Speed",
-    "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current",
-    "Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed",
-    "Vehicle.Exterior.AirTemperature",
-    "Vehicle.Cabin.HVAC.AmbientAirTemperature",
-    "Vehicle.CurrentLocation.Latitude",
-    "Vehicle.CurrentLocation.Longitude",
-    "Vehicle.CurrentLocation.Heading",
-    "Vehicle.CurrentLocation.Altitude",
-    "Vehicle.Powertrain.TractionBattery.Charging.ChargingPort.AnyPosition.IsChargingCableConnected",
-    "Vehicle.Chassis.Axle.Row1.Wheel.Left.Tire.Pressure",
-    "Vehicle.Chassis.Axle.Row1.Wheel.Right.Tire.Pressure",
-    "Vehicle.Chassis.Axle.Row2.Wheel.Left.Tire.Pressure",
-    "Vehicle.Chassis.Axle.Row2.Wheel.Right.Tire.Pressure",
-    "Vehicle.TraveledDistance",
-)
-
-HOME_CHARGER_KW: Final = 11.0
-"""Charger assumed when a test primes 'cable connected' without naming a power (a home wallbox)."""
-
-
-def _f(value: Value) -> float:
-    """A numeric setting as float (settings hold validated VSS values)."""
-    assert isinstance(value, int | float) and not isinstance(value, bool)
-    return float(value)
 
 
 class SimClock:
@@ -253,8 +113,8 @@ class SimulatedCar:
         self.cabin_params = CabinParameters()
         self.cabin = initial_cabin(opts.ambient_c)
         self.controller = SpeedController(profile)
-        self.settings: dict[str, Value] = dict(_INITIAL_SETTINGS)
-        self.settings[_SIM + "AmbientTemperature"] = opts.ambient_c
+        self.settings: dict[str, Value] = dict(INITIAL_SETTINGS)
+        self.settings[SIM + "AmbientTemperature"] = opts.ambient_c
         self._hvac = self._hvac_settings()
 
         self.latitude = opts.latitude
@@ -270,7 +130,7 @@ class SimulatedCar:
         spread = random.Random(opts.seed)
         self.tyre_kpa: dict[str, float] = {
             w: float(round(TYRE_NOMINAL_KPA + spread.uniform(-TYRE_SPREAD_KPA, TYRE_SPREAD_KPA)))
-            for w in _WHEELS
+            for w in WHEELS
         }
         self._recent = battery.RecentConsumption()
         self._last_refusal = ""
@@ -294,46 +154,22 @@ class SimulatedCar:
     def attach(self) -> None:
         """Claim the car's signals on the hub and publish attributes and first values."""
         catalog = self.client.broker.catalog
-        actuators = [p for p in (*_SETTINGS, *Body.ACTUATORS) if p in catalog]
+        actuators = [p for p in (*SETTINGS, *Body.ACTUATORS) if p in catalog]
         sensors = [
             p
-            for p in (*self._state_values(), *Body.PATHS)
+            for p in (*motion_readings(self), *Body.PATHS)
             if p in catalog and catalog.get(p).type is not NodeType.ACTUATOR
         ]
         self._publishable = frozenset(actuators) | frozenset(sensors)
-        attributes = {p: v for p, v in self._attributes().items() if p in catalog}
-        self._handle = self.client.provide([*actuators, *sensors, *attributes], actuator=self)
-        self._handle.publish_many(attributes, self.clock())
+        attrs = {p: v for p, v in attributes(self).items() if p in catalog}
+        self._handle = self.client.provide([*actuators, *sensors, *attrs], actuator=self)
+        self._handle.publish_many(attrs, self.clock())
         self.publish(force=True)
 
     def detach(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-    def _attributes(self) -> dict[str, Value]:
-        p = self.profile
-        return {
-            "Vehicle.VehicleIdentification.VIN": self.options.vin or p.vin_example,
-            "Vehicle.VehicleIdentification.Brand": p.brand,
-            "Vehicle.VehicleIdentification.Model": p.model,
-            "Vehicle.VehicleIdentification.Year": p.model_year,
-            "Vehicle.VehicleIdentification.BodyType": p.body_type,
-            "Vehicle.VehicleIdentification.VehicleSeatingCapacity": p.seats,
-            "Vehicle.Powertrain.Type": "ELECTRIC",
-            "Vehicle.CurbWeight": round(p.curb_mass_kg),
-            "Vehicle.Chassis.Wheelbase": round(p.wheelbase_m * 1000),
-            "Vehicle.Powertrain.ElectricMotor.MaxPower": round(p.peak_power_kw),
-            "Vehicle.Powertrain.ElectricMotor.MaxTorque": round(p.peak_torque_nm),
-            "Vehicle.Powertrain.ElectricMotor.MaxRegenPower": round(p.regen_limit_kw),
-            "Vehicle.Powertrain.TractionBattery.GrossCapacity": round(p.gross_battery_kwh),
-            "Vehicle.Powertrain.TractionBattery.NominalVoltage": round(p.nominal_voltage_v),
-            "Vehicle.LowVoltageBattery.NominalVoltage": 12,
-            "Vehicle.LowVoltageBattery.NominalCapacity": 60,
-            "Vehicle.ADAS.SupportedAutonomyLevel": "SAE_2",
-            "Vehicle.Cabin.DoorCount": 5 if p.body_type in ("SUV", "hatchback") else 4,
-            _SIM + "Profile": p.id,
-        }
 
     # ------------------------------------------------------------------ actuation provider
 
@@ -351,7 +187,7 @@ class SimulatedCar:
             if path in Body.ACTUATORS:
                 refusal = self.body.check(path, value, speed)
                 reason = refusal.reason if refusal else None
-            elif path.endswith(".Temperature") and path.startswith(_HVAC):
+            elif path.endswith(".Temperature") and path.startswith(HVAC):
                 assert isinstance(value, float)
                 if not MIN_TARGET_C <= value <= MAX_TARGET_C:
                     reason = (
@@ -366,17 +202,17 @@ class SimulatedCar:
                     reason = self._drive_intent(speed, merged)
             elif path == TARGET_SPEED:
                 assert isinstance(value, float)
-                if value > 0 and _f(merged[CHARGER_POWER]) > 0:
+                if value > 0 and as_float(merged[CHARGER_POWER]) > 0:
                     reason = "the charging cable is connected: unplug before driving"
             elif path == START_STOP and value == "START":
-                if _f(merged[CHARGER_POWER]) <= 0:
+                if as_float(merged[CHARGER_POWER]) <= 0:
                     reason = "no charger is connected"
-            elif path == _CRUISE + "IsActive" and value is True:
-                if merged[_CRUISE + "IsEnabled"] is not True:
+            elif path == CRUISE + "IsActive" and value is True:
+                if merged[CRUISE + "IsEnabled"] is not True:
                     reason = "cruise control is switched off"
                 elif speed < CRUISE_MIN_SPEED_KMH:
                     reason = f"cruise control engages from {CRUISE_MIN_SPEED_KMH:g} km/h"
-            elif path == _CRUISE + "SpeedSet":
+            elif path == CRUISE + "SpeedSet":
                 assert isinstance(value, float)
                 if value > self.profile.top_speed_limit_kmh:
                     reason = (
@@ -393,14 +229,14 @@ class SimulatedCar:
         """Why the car cannot be plugged in now: it moves, or is set to move."""
         if speed > STANDSTILL_KMH:
             return f"cannot plug in a charger while moving at {speed:.0f} km/h"
-        if settings[_CRUISE + "IsActive"] is True:
+        if settings[CRUISE + "IsActive"] is True:
             return "cannot plug in a charger while cruise control is active"
         if self.driver is not None:
             return f"cannot plug in a charger while the driver follows the {self.driver.name} cycle"
-        if _f(settings[TARGET_SPEED]) > 0:
+        if as_float(settings[TARGET_SPEED]) > 0:
             return (
                 f"cannot plug in a charger while the target speed is "
-                f"{_f(settings[TARGET_SPEED]):g} km/h: set it to 0 first"
+                f"{as_float(settings[TARGET_SPEED]):g} km/h: set it to 0 first"
             )
         return None
 
@@ -414,24 +250,22 @@ class SimulatedCar:
                     log.warning("body refused %s after check: %s", path, refusal.reason)
                 continue
             self._set(path, value)
-            if path.startswith(_HVAC):
+            if path.startswith(HVAC):
                 hvac_changed = True
             elif path == TARGET_SPEED:
                 self.driver = None  # a manual target takes over from a drive cycle
             elif path == CHARGER_POWER:
-                self.charging = _f(value) > 0 and self.motion.soc_pct < _f(
+                self.charging = as_float(value) > 0 and self.motion.soc_pct < as_float(
                     self.settings[CHARGE_LIMIT]
                 )
                 self._set(START_STOP, "START" if self.charging else "STOP")
             elif path == START_STOP:
                 self.charging = value == "START"
-            elif path == _CRUISE + "IsEnabled" and value is False:
-                self._set(_CRUISE + "IsActive", False)  # switching cruise off ends it
-            elif path == _CRUISE + "IsActive" and value is True:
-                if _f(self.settings[_CRUISE + "SpeedSet"]) < CRUISE_MIN_SPEED_KMH:
-                    self._set(
-                        _CRUISE + "SpeedSet", float(round(speed))
-                    )  # "set" takes the speed now
+            elif path == CRUISE + "IsEnabled" and value is False:
+                self._set(CRUISE + "IsActive", False)  # switching cruise off ends it
+            elif path == CRUISE + "IsActive" and value is True:
+                if as_float(self.settings[CRUISE + "SpeedSet"]) < CRUISE_MIN_SPEED_KMH:
+                    self._set(CRUISE + "SpeedSet", float(round(speed)))  # "set" takes the speed now
             elif path == FAULT and value == "NONE":
                 self._reset_after_fault = True  # once the body has seen the cause gone
         if hvac_changed:
@@ -444,15 +278,15 @@ class SimulatedCar:
 
     def _hvac_settings(self) -> HvacSettings:
         s = self.settings
-        station = f"{_HVAC}Station."
+        station = f"{HVAC}Station."
         return HvacSettings(
-            zone_targets_c={st: _f(s[f"{station}{st}.Temperature"]) for st in _STATIONS},
-            fan_speed_pct={st: _f(s[f"{station}{st}.FanSpeed"]) for st in _STATIONS},
-            air_distribution={st: str(s[f"{station}{st}.AirDistribution"]) for st in _STATIONS},
-            ac_on=s[_HVAC + "IsAirConditioningActive"] is True,
-            recirculation=s[_HVAC + "IsRecirculationActive"] is True,
-            front_defrost=s[_HVAC + "IsFrontDefrosterActive"] is True,
-            rear_defrost=s[_HVAC + "IsRearDefrosterActive"] is True,
+            zone_targets_c={st: as_float(s[f"{station}{st}.Temperature"]) for st in STATIONS},
+            fan_speed_pct={st: as_float(s[f"{station}{st}.FanSpeed"]) for st in STATIONS},
+            air_distribution={st: str(s[f"{station}{st}.AirDistribution"]) for st in STATIONS},
+            ac_on=s[HVAC + "IsAirConditioningActive"] is True,
+            recirculation=s[HVAC + "IsRecirculationActive"] is True,
+            front_defrost=s[HVAC + "IsFrontDefrosterActive"] is True,
+            rear_defrost=s[HVAC + "IsRearDefrosterActive"] is True,
         )
 
     # ------------------------------------------------------------------ priming
@@ -460,32 +294,33 @@ class SimulatedCar:
     def prime(self, path: str, value: Value) -> None:
         """Put a sensor into a state directly (tests, `--set`); see `PRIMEABLE`."""
         if path == "Vehicle.Speed":
-            speed = _f(value) / 3.6
+            speed = as_float(value) / 3.6
             self.motion = dynamics.with_speed(self.motion, speed)
-            self._set(TARGET_SPEED, _f(value))
+            self._set(TARGET_SPEED, as_float(value))
             self.controller.reset()
         elif path.startswith("Vehicle.Powertrain.TractionBattery.StateOfCharge."):
-            self.motion = dynamics.with_soc(self.motion, _f(value))
+            self.motion = dynamics.with_soc(self.motion, as_float(value))
         elif path == "Vehicle.Exterior.AirTemperature":
-            self._set(_SIM + "AmbientTemperature", _f(value))
+            self._set(SIM + "AmbientTemperature", as_float(value))
         elif path == "Vehicle.Cabin.HVAC.AmbientAirTemperature":
-            self.cabin = initial_cabin(_f(value))
+            self.cabin = initial_cabin(as_float(value))
         elif path == "Vehicle.CurrentLocation.Latitude":
-            self.latitude = _f(value)
+            self.latitude = as_float(value)
         elif path == "Vehicle.CurrentLocation.Longitude":
-            self.longitude = _f(value)
+            self.longitude = as_float(value)
         elif path == "Vehicle.CurrentLocation.Heading":
-            self.heading = _f(value) % 360.0
+            self.heading = as_float(value) % 360.0
         elif path == "Vehicle.CurrentLocation.Altitude":
-            self.altitude = _f(value)
+            self.altitude = as_float(value)
         elif path.endswith("IsChargingCableConnected"):
             self._set(CHARGER_POWER, HOME_CHARGER_KW if value else 0.0)
-            self.charging = bool(value) and self.motion.soc_pct < _f(self.settings[CHARGE_LIMIT])
+            limit = as_float(self.settings[CHARGE_LIMIT])
+            self.charging = bool(value) and self.motion.soc_pct < limit
         elif path.endswith(".Tire.Pressure"):
             wheel = path.removeprefix("Vehicle.Chassis.Axle.").removesuffix(".Tire.Pressure")
-            self.tyre_kpa[wheel] = _f(value)
+            self.tyre_kpa[wheel] = as_float(value)
         elif path == "Vehicle.TraveledDistance":
-            self.odometer_km = _f(value)
+            self.odometer_km = as_float(value)
         else:
             raise PrimeError(path, PRIMEABLE)
         self.publish(force=True)
@@ -498,20 +333,20 @@ class SimulatedCar:
         self._driver_t0 = self.clock.elapsed
 
     def _target_speed_mps(self) -> float:
-        if _f(self.settings[CHARGER_POWER]) > 0:
+        if as_float(self.settings[CHARGER_POWER]) > 0:
             return 0.0  # the cable is connected: the car holds still, whatever it was asked
-        if self.settings[_CRUISE + "IsActive"] is True:
-            return _f(self.settings[_CRUISE + "SpeedSet"]) / 3.6
+        if self.settings[CRUISE + "IsActive"] is True:
+            return as_float(self.settings[CRUISE + "SpeedSet"]) / 3.6
         if self.driver is not None:
             t = (self.clock.elapsed - self._driver_t0) % self.driver.duration_s
             return self.driver.speed_at(t) / 3.6
-        return _f(self.settings[TARGET_SPEED]) / 3.6
+        return as_float(self.settings[TARGET_SPEED]) / 3.6
 
     def step(self) -> None:
         """Advance the whole car by one tick and publish when a publish tick comes round."""
         dt = self.dt
         s = self.settings
-        ambient = _f(s[_SIM + "AmbientTemperature"])
+        ambient = as_float(s[SIM + "AmbientTemperature"])
         fault = s[FAULT]
         self._tick += 1
         if self._tick % self._cabin_every == 0:  # the cabin is slow: step it at a lower rate
@@ -522,9 +357,9 @@ class SimulatedCar:
         extra_w = self.cabin.hvac_power_w + self._seat_w  # on top of the profile's 12 V load
         before_m = self.motion.distance_m
         if self.charging and self.motion.speed_mps < 0.1:
-            limit = _f(s[CHARGE_LIMIT])
+            limit = as_float(s[CHARGE_LIMIT])
             self.motion = battery.charge_step(
-                self.profile, self.motion, _f(s[CHARGER_POWER]), limit, dt, extra_w, ambient
+                self.profile, self.motion, as_float(s[CHARGER_POWER]), limit, dt, extra_w, ambient
             )
             if self.motion.soc_pct >= limit - 1e-6:
                 self.charging = False
@@ -536,10 +371,11 @@ class SimulatedCar:
                 drive = dynamics.HOLD
             else:
                 drive = self.controller.update(target, motion, dt)
-            if self._road_key != (s[_SIM + "RoadGrade"], s[_SIM + "RoadGrip"]):
-                self._road_key = (s[_SIM + "RoadGrade"], s[_SIM + "RoadGrip"])
+            if self._road_key != (s[SIM + "RoadGrade"], s[SIM + "RoadGrip"]):
+                self._road_key = (s[SIM + "RoadGrade"], s[SIM + "RoadGrip"])
                 self._road = dynamics.Road(
-                    grade_pct=_f(s[_SIM + "RoadGrade"]), grip_factor=_f(s[_SIM + "RoadGrip"])
+                    grade_pct=as_float(s[SIM + "RoadGrade"]),
+                    grip_factor=as_float(s[SIM + "RoadGrip"]),
                 )
             self.motion = dynamics.step(
                 self.profile, motion, drive, self._road, dt, extra_w, ambient
@@ -616,132 +452,11 @@ class SimulatedCar:
 
     # ------------------------------------------------------------------ publishing
 
-    def _state_values(self, slow: bool = True) -> dict[str, Value]:
-        """The sensors the models drive: motion every publish, the slow rest when `slow`."""
-        m = self.motion
-        speed_kmh = max(0.0, m.speed_mps * 3.6)
-        drive = self._last_drive
-        values: dict[str, Value] = {
-            "Vehicle.Speed": round(speed_kmh, 2),
-            "Vehicle.IsMoving": speed_kmh > STANDSTILL_KMH,
-            "Vehicle.TraveledDistance": round(self.odometer_km, 3),
-            "Vehicle.Acceleration.Longitudinal": round(m.acceleration_mps2, 2),
-            "Vehicle.CurrentLocation.Latitude": round(self.latitude, 6),
-            "Vehicle.CurrentLocation.Longitude": round(self.longitude, 6),
-            "Vehicle.CurrentLocation.Heading": round(self.heading % 360.0, 1),
-            "Vehicle.CurrentLocation.Altitude": round(self.altitude, 1),
-            "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current": round(m.soc_pct, 2),
-            "Vehicle.Powertrain.TractionBattery.CurrentPower": round(m.battery_power_kw * 1000.0),
-            "Vehicle.Powertrain.ElectricMotor.Power": round(m.motor_power_kw),
-            "Vehicle.Powertrain.ElectricMotor.Torque": round(m.motor_torque_nm),
-            "Vehicle.Powertrain.ElectricMotor.Speed": round(m.motor_speed_rpm),
-            "Vehicle.Chassis.Accelerator.PedalPosition": round(drive.accelerator * 100),
-            "Vehicle.Chassis.Brake.PedalPosition": round(drive.brake * 100),
-            "Vehicle.ADAS.TCS.IsEngaged": m.traction_limit == "grip" and drive.accelerator > 0,
-            "Vehicle.ADAS.ABS.IsEngaged": m.traction_limit == "grip" and drive.brake > 0,
-        }
-        if slow:
-            values.update(self._slow_values())
-        return values
-
-    def _slow_values(self) -> dict[str, Value]:
-        m = self.motion
-        p = self.profile
-        s = self.settings
-        speed_kmh = max(0.0, m.speed_mps * 3.6)
-        consumption = self.recent_consumption
-        range_m = round(battery.estimate_range_km(p, m.soc_pct, consumption) * 1000.0)
-        charger_kw = _f(s[CHARGER_POWER])
-        charge_kw = battery.charge_power_kw(p, m.soc_pct, charger_kw) if self.charging else 0.0
-        limit = _f(s[CHARGE_LIMIT])
-        to_full = (
-            battery.time_to_charge_s(p, m.soc_pct, limit, charger_kw)
-            if self.charging and m.soc_pct < limit
-            else 0.0
-        )
-        fault = s[FAULT]
-        aux_w = p.aux_power_w + self.cabin.hvac_power_w + self._seat_w
-        since_start = self.odometer_km - self.trip_start_km
-        trip_s = self.clock.elapsed
-        ambient = _f(s[_SIM + "AmbientTemperature"])
-        current_a = m.battery_power_kw * 1000.0 / p.nominal_voltage_v
-        values: dict[str, Value] = {
-            "Vehicle.TraveledDistanceSinceStart": round(since_start, 2),
-            "Vehicle.TripDuration": round(trip_s),
-            "Vehicle.AverageSpeed": round(since_start / trip_s * 3600.0, 1) if trip_s > 0 else 0.0,
-            "Vehicle.Acceleration.Lateral": 0.0,
-            "Vehicle.Acceleration.Vertical": 0.0,
-            "Vehicle.AngularVelocity.Yaw": 0.0,
-            "Vehicle.Chassis.SteeringWheel.Angle": 0,
-            "Vehicle.LowVoltageSystemState": "ON",
-            "Vehicle.CurrentLocation.HorizontalAccuracy": 2.5,
-            "Vehicle.Powertrain.Range": range_m,
-            "Vehicle.Powertrain.TractionBattery.Range": range_m,
-            "Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed": float(round(m.soc_pct)),
-            "Vehicle.Powertrain.TractionBattery.StateOfCharge.CurrentEnergy": round(
-                p.usable_battery_kwh * m.soc_pct / 100.0, 2
-            ),
-            "Vehicle.Powertrain.TractionBattery.NetCapacity": round(p.usable_battery_kwh),
-            "Vehicle.Powertrain.TractionBattery.StateOfHealth": 100.0,
-            "Vehicle.Powertrain.TractionBattery.Temperature.Average": round(m.battery_temp_c, 1),
-            "Vehicle.Powertrain.TractionBattery.CurrentVoltage": float(p.nominal_voltage_v),
-            "Vehicle.Powertrain.TractionBattery.CurrentCurrent": round(current_a, 1),
-            "Vehicle.Powertrain.TractionBattery.AccumulatedConsumedEnergy": round(
-                m.energy_used_kwh, 2
-            ),
-            "Vehicle.Powertrain.TractionBattery.AccumulatedChargedEnergy": round(
-                m.energy_regen_kwh + m.energy_charged_kwh, 2
-            ),
-            "Vehicle.Powertrain.ElectricMotor.Temperature": round(m.motor_temp_c, 1),
-            _CHG + "IsCharging": self.charging,
-            _CHG + "ChargingPort.AnyPosition.IsChargingCableConnected": charger_kw > 0,
-            _CHG + "ChargeRate": round(charge_kw / self._kwh_per_km()) if self.charging else 0.0,
-            _CHG + "MaxPower": round(charger_kw, 1),
-            _CHG + "AveragePower": round(charge_kw, 1),
-            _CHG + "TimeToComplete": round(to_full),
-            _CHG + "ChargeVoltage.DC": float(p.nominal_voltage_v) if self.charging else 0.0,
-            _CHG + "ChargeCurrent.DC": (
-                round(charge_kw * 1000.0 / p.nominal_voltage_v, 1) if self.charging else 0.0
-            ),
-            "Vehicle.Exterior.AirTemperature": ambient,
-            "Vehicle.Cabin.HVAC.AmbientAirTemperature": round(self.cabin.cabin_temp_c, 1),
-            "Vehicle.LowVoltageBattery.CurrentVoltage": (
-                0.0 if fault == "LOW_VOLTAGE_LOSS" else DC_DC_VOLTAGE_V
-            ),
-            "Vehicle.LowVoltageBattery.CurrentCurrent": round(aux_w / DC_DC_VOLTAGE_V, 1),
-            "Vehicle.ADAS.ActiveAutonomyLevel": (
-                "SAE_1" if s[_CRUISE + "IsActive"] is True else "SAE_0"
-            ),
-            "Vehicle.ADAS.CruiseControl.IsError": False,
-            "Vehicle.ADAS.ESC.IsEngaged": False,
-            "Vehicle.ADAS.EBA.IsEngaged": False,
-            _SIM + "RealTimeFactor": round(self._rtf, 1),
-            "Vehicle.Carmind.Safety.IsCrashDetected": fault == "CRASH",
-            "Vehicle.Carmind.Safety.IsLowVoltageLost": not self.body.is_powered,
-            "Vehicle.Carmind.Safety.LastRefusal": self._last_refusal,
-            "Vehicle.Carmind.Energy.HVACPower": round(self.cabin.hvac_power_w),
-            "Vehicle.Carmind.Energy.AuxiliaryPower": round(aux_w),
-            "Vehicle.Carmind.Energy.RecentConsumption": round(
-                consumption if consumption is not None else p.rated_consumption_kwh_per_100km, 2
-            ),
-        }
-        tyre_c = round(ambient + min(25.0, speed_kmh / 6.0), 1)
-        for wheel, kpa in self.tyre_kpa.items():
-            base = f"Vehicle.Chassis.Axle.{wheel}.Tire."
-            values[base + "Pressure"] = round(kpa)
-            values[base + "IsPressureLow"] = kpa < TYRE_LOW_KPA
-            values[base + "Temperature"] = tyre_c
-        return values
-
-    def _kwh_per_km(self) -> float:
-        consumption = self.recent_consumption or self.profile.rated_consumption_kwh_per_100km
-        return consumption / 100.0
-
     def publish(self, force: bool = False) -> None:
         """Publish every value that changed since the last publish (all of them with `force`)."""
         self._publishes += 1
         slow = force or self._publishes % self._slow_every == 0
-        values = self._state_values(slow)
+        values = motion_readings(self, slow)
         if force:
             values.update(self.settings)
             values.update(self.body.current_values())

@@ -13,9 +13,10 @@ from carmind.config import Config
 from carmind.errors import CarmindError
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Catalog, NodeType, Value, load_catalog
-from carmind.vehicle.car import PRIMEABLE, CarOptions, SimClock, SimulatedCar
+from carmind.vehicle.car import CarOptions, SimClock, SimulatedCar
 from carmind.vehicle.errors import PrimeError
 from carmind.vehicle.profiles import get_profile
+from carmind.vehicle.settings import PRIMEABLE
 
 
 class AssignmentError(CarmindError):
