@@ -123,10 +123,6 @@ def cycle(
     out.print(f"  range        {result.implied_range_km:8.0f} km on {usable:g} kWh usable")
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
-    return asdict(row)
-
-
 @app.command("validate")
 def validate(as_json: JsonOption = False) -> None:
     """Every profile simulated next to its published figures, with the error and target."""
@@ -134,7 +130,7 @@ def validate(as_json: JsonOption = False) -> None:
         task = progress.add_task("validating profiles", total=1.0)
         rows = validate_all(progress=lambda done: progress.update(task, completed=done))
     if as_json:
-        print_json([_row_dict(r) for r in rows])
+        print_json([asdict(r) for r in rows])
         return
     render_validation(rows)
 
