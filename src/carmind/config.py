@@ -55,10 +55,25 @@ class SignalsConfig(_Section):
     """A VSS JSON export to load instead of carmind's curated subset (the overlay is added)."""
 
 
+class GrpcConfig(_Section):
+    enabled: bool = False
+    """Serve the KUKSA gRPC API in `carmind run` (also: `carmind run --grpc HOST:PORT`)."""
+    address: str = "127.0.0.1:55555"
+    insecure: bool = False
+    """Serve without token authorization (must be asked for explicitly)."""
+    jwt_public_key: str = ""
+    """PEM file of the RS256 public key that verifies access tokens."""
+    jwt_private_key: str = ""
+    """PEM file of the private key `carmind token create` signs development tokens with."""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
 class Config(_Section):
     vehicle: VehicleConfig = VehicleConfig()
     run: RunConfig = RunConfig()
     signals: SignalsConfig = SignalsConfig()
+    grpc: GrpcConfig = GrpcConfig()
     source: str = "embedded defaults"
     """Where the configuration came from (for messages)."""
 

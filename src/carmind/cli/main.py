@@ -9,7 +9,7 @@ import typer
 
 from carmind import __version__
 from carmind.cli import run as run_cmd
-from carmind.cli import signals, sim
+from carmind.cli import signals, sim, token
 from carmind.cli.common import err_console
 from carmind.errors import CarmindError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(signals.app, name="signals")
 app.add_typer(sim.app, name="sim")
+app.add_typer(token.app, name="token")
 app.command("run")(run_cmd.run)
 
 

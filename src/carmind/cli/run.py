@@ -7,9 +7,11 @@ services into this same command; each is a task on the same event loop, beside t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -19,8 +21,9 @@ from rich.table import Table
 from rich.text import Text
 
 from carmind.cli.common import config_from, console
-from carmind.signals.broker import Client
-from carmind.signals.catalog import Value
+from carmind.signals.adapters.kuksa.server import GrpcConfigError, GrpcServer, GrpcSettings
+from carmind.signals.broker import Broker, Client
+from carmind.signals.catalog import Value, load_catalog
 from carmind.vehicle.cycles import load_cycle
 from carmind.vehicle.session import CarSession, parse_assignments
 
@@ -134,55 +137,152 @@ def run(
         bool,
         typer.Option("--plain", help="Print a status line each second instead of a live panel."),
     ] = False,
+    grpc_address: Annotated[
+        str | None,
+        typer.Option(
+            "--grpc",
+            metavar="HOST:PORT",
+            help="Serve the KUKSA gRPC API (kuksa.val.v1 and v2) here, e.g. 127.0.0.1:55555.",
+        ),
+    ] = None,
+    grpc_insecure: Annotated[
+        bool, typer.Option("--grpc-insecure", help="Serve gRPC without token authorization.")
+    ] = False,
+    jwt_public_key: Annotated[
+        str | None, typer.Option("--jwt-public-key", help="PEM key that verifies tokens.")
+    ] = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", help="TLS certificate (PEM).")
+    ] = None,
+    tls_key: Annotated[str | None, typer.Option("--tls-key", help="TLS private key (PEM).")] = None,
+    no_car: Annotated[
+        bool,
+        typer.Option("--no-car", help="Run the hub without the simulated car (providers connect)."),
+    ] = False,
+    car_exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--car-exclude",
+            metavar="PATTERN",
+            help="Signals the simulated car leaves to other providers (repeatable).",
+        ),
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
     cfg = config_from(config)
-    session = CarSession.create(cfg, profile=profile)
-    session.prime(parse_assignments(session.catalog, prime or []))
-    if drive != "park":
-        session.car.drive_cycle(load_cycle(drive))
-    asyncio.run(_serve(session, duration, speed_factor, plain or not sys.stdout.isatty()))
+    g = cfg.grpc
+    server_settings: GrpcSettings | None = None
+    if grpc_address is not None or g.enabled:
+        server_settings = GrpcSettings(
+            address=grpc_address or g.address,
+            insecure=grpc_insecure or g.insecure,
+            jwt_public_key=jwt_public_key or g.jwt_public_key,
+            tls_cert=tls_cert or g.tls_cert,
+            tls_key=tls_key or g.tls_key,
+        )
+    elif grpc_insecure or jwt_public_key or tls_cert or tls_key:
+        raise GrpcConfigError("gRPC options need --grpc HOST:PORT (or [grpc] enabled = true)")
+    if no_car:
+        if prime or car_exclude:
+            raise GrpcConfigError("--set and --car-exclude need the simulated car (drop --no-car)")
+        hub = Hub(Broker(load_catalog(cfg.signals.vss or None)), None)
+    else:
+        session = CarSession.create(cfg, profile=profile, exclude=tuple(car_exclude or ()))
+        session.prime(parse_assignments(session.catalog, prime or []))
+        if drive != "park":
+            session.car.drive_cycle(load_cycle(drive))
+        hub = Hub(session.broker, session)
+    server = GrpcServer(hub.broker, server_settings) if server_settings else None
+    asyncio.run(_serve(hub, server, duration, speed_factor, plain or not sys.stdout.isatty()))
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """What `carmind run` serves: the broker, and the simulated car unless --no-car."""
+
+    broker: Broker
+    session: CarSession | None
+
+
+def _status_line(hub: Hub, server: GrpcServer | None) -> str:
+    grpc_text = f" grpc=:{server.port}" if server else ""
+    if hub.session is None:
+        return f"hub updates={hub.broker.updates_published}{grpc_text}"
+    c = hub.session.client
+    soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
+    speed = _num(c, "Vehicle.Speed")
+    cabin = _num(c, "Vehicle.Cabin.HVAC.AmbientAirTemperature")
+    return (
+        f"t={hub.session.car.clock.elapsed:7.1f}s speed={speed:6.1f} km/h soc={soc:6.2f}% "
+        f"cabin={cabin:5.1f}C updates={hub.broker.updates_published}{grpc_text}"
+    )
+
+
+def _panel(hub: Hub, server: GrpcServer | None) -> Group:
+    footer = Text(
+        f"KUKSA gRPC API on {server.host}:{server.port}"
+        + (" (TLS)" if server.tls else "")
+        + (" without authorization" if server.settings.insecure else " with JWT authorization")
+        if server
+        else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
+        style="dim",
+    )
+    if hub.session is None:
+        return Group(
+            Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
+            Text(f"{hub.broker.updates_published} signal updates"),
+            footer,
+            Text("Ctrl-C stops", style="dim"),
+        )
+    return Group(status_table(hub.session), footer)
 
 
 async def _serve(
-    session: CarSession, duration: float | None, speed_factor: float, plain: bool
+    hub: Hub, server: GrpcServer | None, duration: float | None, speed_factor: float, plain: bool
 ) -> None:
     loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def stop() -> None:
+        stopping.set()
+        if hub.session is not None:
+            hub.session.stop()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, session.stop)
-    car_task = asyncio.create_task(session.run_realtime(speed_factor))
+        loop.add_signal_handler(sig, stop)
+    if server is not None:
+        await server.start()
+    car_task = asyncio.create_task(hub.session.run_realtime(speed_factor)) if hub.session else None
     out = console()
     started = time.monotonic()
 
-    def expired() -> bool:
-        return duration is not None and time.monotonic() - started >= duration
+    def running() -> bool:
+        if stopping.is_set() or (car_task is not None and car_task.done()):
+            return False
+        return duration is None or time.monotonic() - started < duration
 
     try:
         if plain:
-            while not car_task.done() and not expired():
-                await asyncio.sleep(min(1.0, duration or 1.0))
-                c = session.client
-                soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
-                speed = _num(c, "Vehicle.Speed")
-                out.print(
-                    f"t={session.car.clock.elapsed:7.1f}s speed={speed:6.1f} km/h "
-                    f"soc={soc:6.2f}% "
-                    f"cabin={_num(c, 'Vehicle.Cabin.HVAC.AmbientAirTemperature'):5.1f}C "
-                    f"updates={session.broker.updates_published}",
-                    soft_wrap=True,
-                )
+            while running():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), min(1.0, duration or 1.0))
+                out.print(_status_line(hub, server), soft_wrap=True)
         else:
-            with Live(status_table(session), console=out, refresh_per_second=4) as live:
-                while not car_task.done() and not expired():
-                    await asyncio.sleep(0.25)
-                    live.update(status_table(session))
+            with Live(_panel(hub, server), console=out, refresh_per_second=4) as live:
+                while running():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stopping.wait(), 0.25)
+                    live.update(_panel(hub, server))
     finally:
-        session.stop()
+        stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await car_task
-    out.print(
-        f"carmind stopped after {session.car.clock.elapsed:.1f} simulated seconds, "
-        f"{session.broker.updates_published} signal updates."
+        if car_task is not None:
+            await car_task
+        if server is not None:
+            await server.stop()
+    simulated = (
+        f"after {hub.session.car.clock.elapsed:.1f} simulated seconds, " if hub.session else ""
     )
+    out.print(f"carmind stopped {simulated}{hub.broker.updates_published} signal updates.")

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from carmind.cli.common import console, err_console, print_json
+from carmind.cli.common import config_from, console, err_console, print_json
+from carmind.signals.adapters.kuksa.provider import (
+    RemoteProvider,
+    RemoteProviderError,
+    RemoteTarget,
+)
 from carmind.vehicle.cycles import load_cycle, run_cycle
 from carmind.vehicle.profiles import get_profile, load_profiles
+from carmind.vehicle.session import CarSession
 from carmind.vehicle.validate import accel_test, validate_all
 
 app = typer.Typer(
@@ -161,4 +170,90 @@ def validation_cells(r: Any) -> tuple[str, ...]:
         fmt(r.top_speed_simulated_kmh, r.top_speed_published_kmh, r.top_speed_error_pct, 0),
         f"{r.range_kind}: " + fmt(r.range_simulated_km, r.range_published_km, r.range_error_pct, 0),
         "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+    )
+
+
+@app.command("provide")
+def provide(
+    grpc_address: Annotated[
+        str,
+        typer.Option(
+            "--grpc", metavar="HOST:PORT", help="The carmind or KUKSA server to provide to."
+        ),
+    ],
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="Vehicle profile id.")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", metavar="PATTERN", help="Provide only these signals (repeatable)."),
+    ] = None,
+    drive: Annotated[
+        str, typer.Option("--drive", help="'park' or a drive cycle for the simulated driver.")
+    ] = "park",
+    token: Annotated[str | None, typer.Option("--token", help="Access token (JWT).")] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", help="File holding the access token.")
+    ] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="CA certificate to verify the server (TLS).")
+    ] = None,
+    tls_server_name: Annotated[
+        str | None, typer.Option("--tls-server-name", help="Server name to verify (TLS).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", min=0, help="Stop after this many seconds.")
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
+) -> None:
+    """Run the simulated car in this process as a provider of a remote hub (OpenProviderStream)."""
+    if token and token_file:
+        raise RemoteProviderError("give --token or --token-file, not both")
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise RemoteProviderError(f"cannot read the token file {token_file}: {exc}") from None
+    root_ca = None
+    if tls_ca is not None:
+        try:
+            root_ca = tls_ca.read_bytes()
+        except OSError as exc:
+            raise RemoteProviderError(f"cannot read the CA certificate {tls_ca}: {exc}") from None
+    session = CarSession.create(config_from(config), profile=profile)
+    if drive != "park":
+        session.car.drive_cycle(load_cycle(drive))
+    paths = session.car.provided_paths
+    if only:
+        chosen = {s.path for pattern in only for s in session.catalog.match(pattern)}
+        paths = frozenset(p for p in paths if p in chosen)
+        if not paths:
+            raise RemoteProviderError(f"the simulated car provides none of {', '.join(only)}")
+    target = RemoteTarget(grpc_address, token, root_ca, tls_server_name)
+    provider = RemoteProvider(session.client, target, paths)
+    asyncio.run(_provide(session, provider, duration))
+
+
+async def _provide(session: CarSession, provider: RemoteProvider, duration: float | None) -> None:
+    out = err_console()
+    car = asyncio.create_task(session.run_realtime())
+    remote = asyncio.create_task(provider.run())
+    out.print(
+        f"providing {len(provider.paths)} signals ({len(provider.actuators)} actuators) of "
+        f"{session.car.profile.id} to {provider.target.address}; Ctrl-C stops"
+    )
+    try:
+        done, _ = await asyncio.wait({car, remote}, timeout=duration, return_when="FIRST_COMPLETED")
+        for task in done:
+            task.result()  # a refused stream raises RemoteProviderError here
+    finally:
+        session.stop()
+        remote.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await remote
+        await car
+    stats = provider.stats
+    out.print(
+        f"stopped: {stats.published} values published, {stats.actuations} actuations "
+        f"({stats.refused} refused by the car)"
     )

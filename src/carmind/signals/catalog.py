@@ -111,6 +111,9 @@ class Catalog:
         self._signals: dict[str, Signal] = {s.path: s for s in signals}
         self._branches: dict[str, str] = dict(branches)
         self._match_cache: dict[str, tuple[Signal, ...]] = {}
+        # numeric ids, as KUKSA's v2 API uses them: stable for a catalog (its order), from 1
+        self._paths_by_id: dict[int, str] = dict(enumerate(self._signals, start=1))
+        self._ids: dict[str, int] = {p: i for i, p in self._paths_by_id.items()}
 
     def __len__(self) -> int:
         return len(self._signals)
@@ -139,6 +142,21 @@ class Catalog:
         if path in self._branches:
             raise NotASignalError(path)
         raise UnknownPathError(path, self._signals)
+
+    def id_of(self, path: str) -> int:
+        """The signal's numeric id (KUKSA v2 `SignalID.id`)."""
+        found = self._ids.get(path)
+        if found is None:
+            self.get(path)  # raises the specific error
+            raise UnknownPathError(path, self._signals)
+        return found
+
+    def path_of(self, signal_id: int) -> str:
+        """The path of the signal with this numeric id."""
+        path = self._paths_by_id.get(signal_id)
+        if path is None:
+            raise UnknownPathError(f"#{signal_id}")
+        return path
 
     def check(self, path: str, value: object) -> Value:
         """`value` validated and converted for the signal at `path`."""

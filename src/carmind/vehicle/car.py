@@ -86,6 +86,8 @@ class CarOptions:
     seed: int = 0
     tick_hz: float = 20.0
     publish_hz: float = 10.0
+    exclude: tuple[str, ...] = ()
+    """Signal patterns the car leaves to other providers (a real part, a remote process)."""
 
 
 class SimulatedCar:
@@ -154,17 +156,27 @@ class SimulatedCar:
     def attach(self) -> None:
         """Claim the car's signals on the hub and publish attributes and first values."""
         catalog = self.client.broker.catalog
-        actuators = [p for p in (*SETTINGS, *Body.ACTUATORS) if p in catalog]
+        left_out = {s.path for pattern in self.options.exclude for s in catalog.match(pattern)}
+
+        def mine(path: str) -> bool:
+            return path in catalog and path not in left_out
+
+        actuators = [p for p in (*SETTINGS, *Body.ACTUATORS) if mine(p)]
         sensors = [
             p
             for p in (*motion_readings(self), *Body.PATHS)
-            if p in catalog and catalog.get(p).type is not NodeType.ACTUATOR
+            if mine(p) and catalog.get(p).type is not NodeType.ACTUATOR
         ]
         self._publishable = frozenset(actuators) | frozenset(sensors)
-        attrs = {p: v for p, v in attributes(self).items() if p in catalog}
+        attrs = {p: v for p, v in attributes(self).items() if mine(p)}
         self._handle = self.client.provide([*actuators, *sensors, *attrs], actuator=self)
         self._handle.publish_many(attrs, self.clock())
         self.publish(force=True)
+
+    @property
+    def provided_paths(self) -> frozenset[str]:
+        """The signals the car claimed on its hub (sensors, actuators; not attributes)."""
+        return self._publishable
 
     def detach(self) -> None:
         if self._handle is not None:

@@ -61,10 +61,13 @@ class CarSession:
         profile: str | None = None,
         vss: str | None = None,
         epoch: float | None = None,
+        exclude: tuple[str, ...] = (),
     ) -> CarSession:
         cfg = config or Config()
         vehicle_profile = get_profile(profile or cfg.vehicle.profile)
         catalog = load_catalog(vss or cfg.signals.vss or None)
+        for pattern in exclude:
+            catalog.match(pattern)  # an unknown path or a pattern matching nothing is an error
         clock = SimClock(epoch)
         broker = Broker(catalog, clock=clock)
         v = cfg.vehicle
@@ -78,6 +81,7 @@ class CarSession:
             seed=v.seed,
             tick_hz=cfg.run.tick_hz,
             publish_hz=cfg.run.publish_hz,
+            exclude=exclude,
         )
         car = SimulatedCar(broker, vehicle_profile, options, clock)
         car.attach()
