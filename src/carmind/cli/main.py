@@ -8,8 +8,8 @@ import sys
 import typer
 
 from carmind import __version__
+from carmind.cli import can, signals, sim, token
 from carmind.cli import run as run_cmd
-from carmind.cli import signals, sim, token
 from carmind.cli.common import err_console
 from carmind.errors import CarmindError
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 app.add_typer(signals.app, name="signals")
 app.add_typer(sim.app, name="sim")
 app.add_typer(token.app, name="token")
+app.add_typer(can.app, name="can")
 app.command("run")(run_cmd.run)
 
 

@@ -35,6 +35,7 @@ from carmind.signals.catalog import Catalog, NodeType, Signal, Value
 from carmind.signals.errors import (
     AccessDeniedError,
     ActuationRefusedError,
+    InvalidRequestError,
     NotAnActuatorError,
     ProviderConflictError,
     ProviderUnavailableError,
@@ -392,6 +393,8 @@ class Client:
         `provide` scope on one.
         """
         signals = self._select(patterns, Action.PROVIDE)
+        if not signals:
+            raise InvalidRequestError("nothing to provide: name at least one signal")
         claims = self.broker._claims
         for signal in signals:
             owner = claims.get(signal.path)
@@ -415,6 +418,19 @@ class Client:
         Each path needs the `provide` scope, must not be claimed by another provider, and each
         value must be valid; otherwise a specific error is raised and nothing is stored.
         """
+        self.update(values, {}, timestamp)
+
+    def update(
+        self,
+        values: Mapping[str, object],
+        targets: Mapping[str, object],
+        timestamp: float | None = None,
+    ) -> None:
+        """Publish current values and set actuator targets in one all-or-nothing step.
+
+        Everything is checked (values, scopes, claims, providers, the providers' own rules)
+        before anything is stored, as `publish_many` and `actuate_many` do on their own.
+        """
         broker = self.broker
         catalog = broker.catalog
         claims = broker._claims
@@ -428,6 +444,8 @@ class Client:
             if owner is not None and owner.client is not self:
                 raise ProviderConflictError(path, owner.client.name)
             checked.append((path, signal.check(raw)))
+        if targets:
+            self.actuate_many(targets)  # all-or-nothing itself; raises before storing anything
         stamp = broker.clock() if timestamp is None else timestamp
         broker._store(Field.VALUE, ((p, Datapoint(v, stamp)) for p, v in checked))
 

@@ -139,5 +139,13 @@ class AccessDeniedError(SignalError):
         self.action = action
 
 
+class InvalidRequestError(SignalError):
+    """A request is malformed as a whole (names no signal, say)."""
+
+
+class InternalError(SignalError):
+    """The hub could not go on with a request through no fault of the caller."""
+
+
 class ScopeError(SignalError):
     """A scope string is malformed."""

@@ -1,1 +1,1 @@
-"""Adapters that carry the hub's signals over the wire: KUKSA gRPC, CAN and MQTT."""
+"""Adapters that carry the hub's signals over the wire: the KUKSA gRPC APIs and the CAN bus."""

@@ -85,7 +85,8 @@ class GrpcServer:
         return self._credentials is not None
 
     async def start(self) -> int:
-        server = grpc.aio.server()
+        # without SO_REUSEPORT a port that another server holds is refused instead of shared
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         v1_grpc.add_VALServicer_to_server(ValV1(self.authorizer), server)
         v2_grpc.add_VALServicer_to_server(ValV2(self.authorizer), server)
         target = f"{self.host}:{self._port}"

@@ -113,10 +113,7 @@ class ValV1(val_pb2_grpc.VALServicer):
                 response.errors.append(t1.DataEntryError(path=path, error=error_v1(exc)))
         if not response.errors:
             try:
-                if values:
-                    client.publish_many(values)
-                if targets:
-                    client.actuate_many(targets)
+                client.update(values, targets)  # all or nothing, as the databroker's Set
             except SignalError as exc:
                 response.errors.append(t1.DataEntryError(path=exc.path or "", error=error_v1(exc)))
         if response.errors:

@@ -29,9 +29,14 @@ from carmind.signals.adapters.kuksa.values import (
     status_of,
     value_v2,
 )
-from carmind.signals.broker import Client, ProviderHandle
+from carmind.signals.broker import Client, Datapoint, ProviderHandle, Subscription
 from carmind.signals.catalog import Catalog, Signal, Value
-from carmind.signals.errors import InvalidPatternError, SignalError, UnknownPathError
+from carmind.signals.errors import (
+    InternalError,
+    InvalidPatternError,
+    InvalidRequestError,
+    SignalError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ class ValV2(val_pb2_grpc.VALServicer):
             return self.catalog.get(signal_id.path)
         if which == "id":
             return self.catalog.get(self.catalog.path_of(signal_id.id))
-        raise UnknownPathError("(empty signal id)")
+        raise InvalidRequestError("no signal id was given: set its path or its id")
 
     # ------------------------------------------------------------------ consumers
 
@@ -104,7 +109,14 @@ class ValV2(val_pb2_grpc.VALServicer):
             signal = self.catalog.get(path)
             client.metadata(signal.path)  # read scope
             out.append(signal.path)
+        if not out:
+            raise InvalidRequestError("nothing to subscribe to: name at least one signal")
         return out
+
+    def _first(self, sub: Subscription) -> dict[str, Datapoint | None]:
+        """The first answer covers every subscribed signal, empty where it has no value yet."""
+        pending = sub.poll()
+        return {path: pending.get(path) for path in sorted(sub.paths)}
 
     async def Subscribe(
         self,
@@ -119,7 +131,8 @@ class ValV2(val_pb2_grpc.VALServicer):
             await self._fail(context, exc)
             raise
         try:
-            async for batch in sub:
+            first: Mapping[str, Datapoint | None] = self._first(sub)
+            async for batch in _after(first, sub):
                 response = v2.SubscribeResponse()
                 for path, datapoint in batch.items():
                     response.entries[path].CopyFrom(datapoint_v2(self.catalog.get(path), datapoint))
@@ -140,7 +153,7 @@ class ValV2(val_pb2_grpc.VALServicer):
             await self._fail(context, exc)
             raise
         try:
-            async for batch in sub:
+            async for batch in _after(self._first(sub), sub):
                 response = v2.SubscribeByIdResponse()
                 for path, datapoint in batch.items():
                     response.entries[self.catalog.id_of(path)].CopyFrom(
@@ -278,6 +291,9 @@ class _ProviderStream:
                 self.handle(request)
         except SignalError as exc:
             self.outbox.put_nowait(exc)
+        except Exception as exc:  # a bug must end the stream with an error, not silence it
+            log.exception("provider stream of %s failed", self.client.name)
+            self.outbox.put_nowait(InternalError(f"the provider stream failed: {exc}"))
         # the request stream may end while the provider keeps listening (kuksa-client does so):
         # the claims stay until the call itself ends
 
@@ -335,6 +351,15 @@ class _ProviderStream:
         for handle in self.handles:
             handle.close()
         self.handles.clear()
+
+
+async def _after(
+    first: Mapping[str, Datapoint | None], sub: Subscription
+) -> AsyncIterator[Mapping[str, Datapoint | None]]:
+    """The first answer, then the subscription's batches."""
+    yield first
+    async for batch in sub:
+        yield batch
 
 
 def _stamp(datapoint: t2.Datapoint) -> float | None:

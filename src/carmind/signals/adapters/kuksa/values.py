@@ -19,6 +19,8 @@ from carmind.signals.catalog import INTEGER_RANGES, NodeType, Signal, Value
 from carmind.signals.errors import (
     AccessDeniedError,
     ActuationRefusedError,
+    InternalError,
+    InvalidRequestError,
     NotAllowedError,
     NotAnActuatorError,
     NotASignalError,
@@ -168,13 +170,16 @@ def _restriction_v1(signal: Signal) -> t1.ValueRestriction | None:
 
 
 def metadata_v1(signal: Signal) -> t1.Metadata:
+    optional = {
+        "description": signal.description,
+        "comment": signal.comment,
+        "deprecation": signal.deprecation,
+        "unit": signal.unit,
+    }
     message = t1.Metadata(
         data_type=datatype_v1(signal.datatype),
         entry_type=t1.EntryType.Value(_ENTRY_TYPE[signal.type]),
-        description=signal.description,
-        comment=signal.comment or "",
-        deprecation=signal.deprecation or "",
-        unit=signal.unit or "",
+        **{key: text for key, text in optional.items() if text},  # unset, not "", when absent
     )
     restriction = _restriction_v1(signal)
     if restriction is not None:
@@ -232,6 +237,8 @@ _STATUS: list[tuple[type[SignalError], grpc.StatusCode]] = [
     (NotAllowedError, grpc.StatusCode.INVALID_ARGUMENT),
     (ReadOnlyError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotAnActuatorError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InternalError, grpc.StatusCode.INTERNAL),
 ]
 
 _V1_CODE = {
@@ -242,6 +249,7 @@ _V1_CODE = {
     grpc.StatusCode.ALREADY_EXISTS: (409, "conflict"),
     grpc.StatusCode.FAILED_PRECONDITION: (412, "precondition_failed"),
     grpc.StatusCode.INVALID_ARGUMENT: (400, "bad_request"),
+    grpc.StatusCode.INTERNAL: (500, "internal_error"),
 }
 
 
