@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import can
+import cantools
 import pytest
 
-from carmind.signals.adapters.can import CanBridge, CanBusError, load_mapping, open_bus
+from carmind.cli.main import main
+from carmind.signals.adapters.can import (
+    CanBridge,
+    CanBusError,
+    load_mapping,
+    open_bus,
+    package_data,
+)
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Value, default_catalog
 from carmind.signals.errors import ActuationRefusedError, ProviderUnavailableError
@@ -368,3 +378,34 @@ async def test_socketcan_on_vcan0(broker: Broker) -> None:
     finally:
         ecus.shutdown()
         head.shutdown()
+
+
+def test_carmind_run_takes_the_cars_signals_from_a_can_bus(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`carmind run --can`: the bus provides what its mapping names, the simulated car the rest."""
+    channel = "carmind-run-test"
+    database = cantools.database.load_file(str(package_data("carmind_sim.dbc")))
+    motion = database.get_message_by_name("VCU_Motion")
+    fields = {s.name: 0 for s in motion.signals}
+    fields["VehicleSpeed"] = 42.5
+    frame = can.Message(
+        arbitration_id=motion.frame_id, data=motion.encode(fields), is_extended_id=False
+    )
+    result: list[int] = []
+    runner = threading.Thread(
+        target=lambda: result.append(
+            main(["run", "--can", f"virtual:{channel}", "--drive", "park", "--plain",
+                  "--duration", "2", "--speed-factor", "5"])
+        )
+    )  # fmt: skip
+    with can.Bus(interface="virtual", channel=channel) as sender:
+        runner.start()
+        deadline = time.monotonic() + 10
+        while runner.is_alive() and time.monotonic() < deadline:
+            sender.send(frame)
+            time.sleep(0.05)
+        runner.join(15)
+    assert result == [0]
+    out = capsys.readouterr().out
+    assert "speed=  42.5 km/h" in out  # from the bus, while the simulated car stands parked

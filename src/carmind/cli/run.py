@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from carmind.cli.common import config_from, console
+from carmind.signals.adapters.can import CanBridge, CanError, CanMapping, load_mapping, open_bus
 from carmind.signals.adapters.kuksa.server import GrpcConfigError, GrpcServer, GrpcSettings
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Value, load_catalog
@@ -167,6 +168,20 @@ def run(
             help="Signals the simulated car leaves to other providers (repeatable).",
         ),
     ] = None,
+    can_bus: Annotated[
+        str | None,
+        typer.Option(
+            "--can",
+            metavar="INTERFACE:CHANNEL",
+            help="Bridge a CAN bus (socketcan:can0, virtual:vcan0): its signals replace the car's.",
+        ),
+    ] = None,
+    can_map: Annotated[
+        str | None, typer.Option("--can-map", help="VSS-to-CAN mapping (default: the shipped one).")
+    ] = None,
+    can_dbc: Annotated[
+        list[str] | None, typer.Option("--can-dbc", help="DBC file(s) for the mapping.")
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -183,18 +198,41 @@ def run(
         )
     elif grpc_insecure or jwt_public_key or tls_cert or tls_key:
         raise GrpcConfigError("gRPC options need --grpc HOST:PORT (or [grpc] enabled = true)")
+    catalog = load_catalog(cfg.signals.vss or None)
+    mapping = None
+    if can_bus is not None:
+        mapping = load_mapping(can_map, can_dbc or (), catalog=catalog)
+    elif can_map or can_dbc:
+        raise CanError("--can-map and --can-dbc need --can INTERFACE:CHANNEL")
     if no_car:
         if prime or car_exclude:
             raise GrpcConfigError("--set and --car-exclude need the simulated car (drop --no-car)")
-        hub = Hub(Broker(load_catalog(cfg.signals.vss or None)), None)
+        hub = Hub(Broker(catalog), None)
     else:
-        session = CarSession.create(cfg, profile=profile, exclude=tuple(car_exclude or ()))
+        exclude = (*(car_exclude or ()), *_bridged(mapping))
+        session = CarSession.create(cfg, profile=profile, exclude=exclude)
         session.prime(parse_assignments(session.catalog, prime or []))
         if drive != "park":
             session.car.drive_cycle(load_cycle(drive))
         hub = Hub(session.broker, session)
+    bridge = None
+    if can_bus is not None and mapping is not None:
+        interface, _, channel = can_bus.partition(":")
+        if not interface or not channel:
+            raise CanError(
+                f"bad --can {can_bus!r}: expected INTERFACE:CHANNEL, e.g. socketcan:can0"
+            )
+        bridge = CanBridge(hub.broker, mapping, open_bus(interface, channel))
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
-    asyncio.run(_serve(hub, server, duration, speed_factor, plain or not sys.stdout.isatty()))
+    plain = plain or not sys.stdout.isatty()
+    asyncio.run(_serve(hub, server, bridge, duration, speed_factor, plain))
+
+
+def _bridged(mapping: CanMapping | None) -> tuple[str, ...]:
+    """The signals a CAN bus provides, which the simulated car then leaves to it."""
+    if mapping is None:
+        return ()
+    return (*mapping.can_to_vss_paths, *mapping.vss_to_can_paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +277,12 @@ def _panel(hub: Hub, server: GrpcServer | None) -> Group:
 
 
 async def _serve(
-    hub: Hub, server: GrpcServer | None, duration: float | None, speed_factor: float, plain: bool
+    hub: Hub,
+    server: GrpcServer | None,
+    bridge: CanBridge | None,
+    duration: float | None,
+    speed_factor: float,
+    plain: bool,
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -249,40 +292,54 @@ async def _serve(
         if hub.session is not None:
             hub.session.stop()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    if server is not None:
-        await server.start()
-    car_task = asyncio.create_task(hub.session.run_realtime(speed_factor)) if hub.session else None
+    async with contextlib.AsyncExitStack() as services:  # stopped in reverse order of start
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, stop)  # only the main thread of a process can
+                services.callback(loop.remove_signal_handler, sig)
+        if server is not None:
+            await server.start()
+            services.push_async_callback(server.stop)
+        if bridge is not None:
+            if bridge.bus is not None:
+                services.callback(bridge.bus.shutdown)
+            await services.enter_async_context(bridge)
+        if hub.session is not None:
+            car_task = asyncio.create_task(hub.session.run_realtime(speed_factor))
+            car_task.add_done_callback(lambda _: stopping.set())  # a failing car ends the run
+            services.push_async_callback(lambda: car_task)
+        services.callback(stop)
+        await _show(hub, server, duration, plain, stopping)
+    simulated = (
+        f"after {hub.session.car.clock.elapsed:.1f} simulated seconds, " if hub.session else ""
+    )
+    console().print(f"carmind stopped {simulated}{hub.broker.updates_published} signal updates.")
+
+
+async def _show(
+    hub: Hub,
+    server: GrpcServer | None,
+    duration: float | None,
+    plain: bool,
+    stopping: asyncio.Event,
+) -> None:
+    """The live status until Ctrl-C, the duration, or the car stops."""
     out = console()
     started = time.monotonic()
 
     def running() -> bool:
-        if stopping.is_set() or (car_task is not None and car_task.done()):
+        if stopping.is_set():
             return False
         return duration is None or time.monotonic() - started < duration
 
-    try:
-        if plain:
-            while running():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), min(1.0, duration or 1.0))
-                out.print(_status_line(hub, server), soft_wrap=True)
-        else:
-            with Live(_panel(hub, server), console=out, refresh_per_second=4) as live:
-                while running():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stopping.wait(), 0.25)
-                    live.update(_panel(hub, server))
-    finally:
-        stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        if car_task is not None:
-            await car_task
-        if server is not None:
-            await server.stop()
-    simulated = (
-        f"after {hub.session.car.clock.elapsed:.1f} simulated seconds, " if hub.session else ""
-    )
-    out.print(f"carmind stopped {simulated}{hub.broker.updates_published} signal updates.")
+    if plain:
+        while running():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), min(1.0, duration or 1.0))
+            out.print(_status_line(hub, server), soft_wrap=True)
+        return
+    with Live(_panel(hub, server), console=out, refresh_per_second=4) as live:
+        while running():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 0.25)
+            live.update(_panel(hub, server))
