@@ -1,7 +1,8 @@
 """The KUKSA gRPC API: request latency and streaming throughput on loopback.
 
-The server runs in its own process, as `carmind run` does; the client (a grpc.aio stub, as fast
-as Python gets) runs in this one and talks to it over 127.0.0.1.
+The server runs in its own process, as `carmind run` does; the clients run in this one and talk
+to it over 127.0.0.1: a grpc.aio stub, and a blocking stub (grpc's C-core client, the kind
+kuksa-client's VSSClient uses), whose own overhead is smaller.
 
 - Latency: one client, one call at a time: v2 GetValue and v1 Get of one signal, 2000 calls each
   after 200 of warm-up; p50 and p99. Peer in the same run, its calls interleaved with those: v2
@@ -43,6 +44,7 @@ from kuksa.val.v1 import val_pb2_grpc as v1_grpc
 from kuksa.val.v2 import types_pb2 as t2
 from kuksa.val.v2 import val_pb2 as v2
 from kuksa.val.v2 import val_pb2_grpc as v2_grpc
+from kuksa_client.grpc import VSSClient
 from kuksa_client.grpc import aio as kuksa_aio
 
 from carmind.signals.adapters.kuksa.server import GrpcServer, GrpcSettings
@@ -190,6 +192,40 @@ async def latencies(port: int) -> dict[str, list[float]]:
         )
 
 
+def sync_latencies(port: int) -> dict[str, list[float]]:
+    """The same calls from blocking stubs (grpc's C-core client, as kuksa-client's VSSClient)."""
+    get_value = v2.GetValueRequest(signal_id=t2.SignalID(path=READ_PATH))
+    get_v1 = v1.GetRequest(
+        entries=[
+            v1.EntryRequest(path=READ_PATH, view=t1.VIEW_CURRENT_VALUE, fields=[t1.FIELD_VALUE])
+        ]
+    )
+    info = v2.GetServerInfoRequest()
+    with grpc.insecure_channel(f"{HOST}:{port}") as channel, VSSClient(HOST, port) as client:
+        stub2 = v2_grpc.VALStub(channel)
+        stub1 = v1_grpc.VALStub(channel)
+        calls: dict[str, Callable[[], object]] = {
+            "sync v2 GetValue": lambda: stub2.GetValue(get_value, timeout=TIMEOUT_S),
+            "sync v1 Get": lambda: stub1.Get(get_v1, timeout=TIMEOUT_S),
+            "sync v2 GetServerInfo": lambda: stub2.GetServerInfo(info, timeout=TIMEOUT_S),
+            "kuksa-client VSSClient get_current_values": lambda: client.get_current_values(
+                [READ_PATH], timeout=TIMEOUT_S
+            ),
+        }
+        for _ in range(WARMUP_CALLS):
+            for call in calls.values():
+                call()
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        gc.disable()
+        for _ in range(CALLS):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                samples[name].append(time.perf_counter() - start)
+        gc.enable()
+        return samples
+
+
 # --------------------------------------------------------------------------- throughput
 
 
@@ -271,6 +307,7 @@ async def main() -> None:
     server = ServerProcess()
     try:
         samples = await latencies(server.port)
+        samples |= await asyncio.to_thread(sync_latencies, server.port)
     finally:
         server.stop()
 
@@ -284,7 +321,7 @@ async def main() -> None:
     published_rate = stats["published"] / stats["seconds"]
 
     rows: list[dict[str, Any]] = []
-    for name in ("v2 GetValue", "v1 Get"):
+    for name in ("v2 GetValue", "v1 Get", "sync v2 GetValue", "sync v1 Get"):
         p50 = ms(samples[name], 0.5)
         rows.append(
             {
@@ -309,6 +346,20 @@ async def main() -> None:
         {
             "metric": "v2 GetServerInfo latency p50 (gRPC floor, peer)",
             "value": ms(samples["v2 GetServerInfo"], 0.5),
+            "unit": "ms",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "sync v2 GetServerInfo latency p50 (gRPC floor, peer)",
+            "value": ms(samples["sync v2 GetServerInfo"], 0.5),
+            "unit": "ms",
+            "target": None,
+            "met": None,
+        },
+        {
+            "metric": "kuksa-client VSSClient get_current_values p50",
+            "value": ms(samples["kuksa-client VSSClient get_current_values"], 0.5),
             "unit": "ms",
             "target": None,
             "met": None,
