@@ -1,0 +1,1 @@
+"""The in-car assistant: offline, multilingual, in context, acting on the car through the hub."""
