@@ -24,6 +24,9 @@ from carmind.vehicle.settings import (
     as_float,
 )
 
+FULL_BRAKE = 0.99
+"""Brake pedal share at which the car asks for all the grip there is: ABS regulates."""
+
 if TYPE_CHECKING:
     from carmind.vehicle.car import SimulatedCar
 
@@ -58,6 +61,7 @@ def motion_readings(car: SimulatedCar, slow: bool = True) -> dict[str, Value]:
     """The sensors the models drive: motion every publish, the slow rest when `slow`."""
     m = car.motion
     speed_kmh = max(0.0, m.speed_mps * 3.6)
+    moving = speed_kmh > STANDSTILL_KMH
     drive = car._last_drive
     values: dict[str, Value] = {
         "Vehicle.Speed": round(speed_kmh, 2),
@@ -75,8 +79,12 @@ def motion_readings(car: SimulatedCar, slow: bool = True) -> dict[str, Value]:
         "Vehicle.Powertrain.ElectricMotor.Speed": round(m.motor_speed_rpm),
         "Vehicle.Chassis.Accelerator.PedalPosition": round(drive.accelerator * 100),
         "Vehicle.Chassis.Brake.PedalPosition": round(drive.brake * 100),
-        "Vehicle.ADAS.TCS.IsEngaged": m.traction_limit == "grip" and drive.accelerator > 0,
-        "Vehicle.ADAS.ABS.IsEngaged": m.traction_limit == "grip" and drive.brake > 0,
+        # TCS regulates while the tyres limit drive force; ABS while the brake asks for all the
+        # grip there is (the pedal maps onto the grip-limited braking force); both only moving
+        "Vehicle.ADAS.TCS.IsEngaged": moving
+        and m.traction_limit == "grip"
+        and drive.accelerator > 0,
+        "Vehicle.ADAS.ABS.IsEngaged": moving and drive.brake >= FULL_BRAKE,
     }
     if slow:
         values.update(slow_readings(car))
