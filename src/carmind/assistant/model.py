@@ -54,7 +54,10 @@ class Action:
     value: Value
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "value": list(self.value) if isinstance(self.value, tuple) else self.value}
+        return {
+            "path": self.path,
+            "value": list(self.value) if isinstance(self.value, tuple) else self.value,
+        }
 
 
 @dataclass(frozen=True, slots=True)

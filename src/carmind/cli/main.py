@@ -8,7 +8,7 @@ import sys
 import typer
 
 from carmind import __version__
-from carmind.cli import can, signals, sim, token
+from carmind.cli import assistant, can, say, signals, sim, token
 from carmind.cli import run as run_cmd
 from carmind.cli.common import err_console
 from carmind.errors import CarmindError
@@ -26,6 +26,8 @@ app.add_typer(sim.app, name="sim")
 app.add_typer(token.app, name="token")
 app.add_typer(can.app, name="can")
 app.command("run")(run_cmd.run)
+app.command("say")(say.say)
+app.command("assistant")(assistant.assistant)
 
 
 def _version(value: bool) -> None:
