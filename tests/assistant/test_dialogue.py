@@ -79,6 +79,17 @@ def test_speaking_seat_sets_the_zone(make_assistant: MakeAssistant, session: Car
     assert target(session, DRIVER_T) is None
 
 
+def test_a_new_speaker_is_about_their_own_zone(
+    make_assistant: MakeAssistant, session: CarSession
+) -> None:
+    assistant = make_assistant()
+    assistant.handle("set the temperature to 21")
+    assistant.handle("a bit warmer")  # the driver's zone, continued
+    assistant.handle("I'm cold", seat=Seat.PASSENGER)  # not the driver's zone again
+    assert target(session, DRIVER_T) == 22.0
+    assert target(session, PASSENGER_T) == 22.0
+
+
 def test_driver_only_commands_are_refused_politely_to_passengers(
     make_assistant: MakeAssistant, session: CarSession
 ) -> None:

@@ -88,6 +88,8 @@ class DialogueState:
     destination: str | None = None
     pending: Intent | None = None
     last_reply: str = ""
+    last_speaker: Seat | None = None
+    """Who gave the last command carried out: a new speaker's "I'm cold" is about their zone."""
 
 
 class Dialogue:
@@ -137,6 +139,7 @@ class Dialogue:
         outcome = self.actions.execute(self.actions.plan(intent))
         if outcome.ok:
             self._remember(intent)
+            self.state.last_speaker = seat
         return outcome
 
     # ------------------------------------------------------------------ context
@@ -181,7 +184,7 @@ class Dialogue:
         seat_slot = _seat_slot(name)
         if seat_slot is not None:
             value = slots.get(seat_slot)
-            if value is None and name in _ADJUST_OF.values():
+            if value is None and name in _ADJUST_OF.values() and state.last_speaker == seat:
                 value = self._continued_zone(name)
             if value is None or value == "me":
                 value = seat.value

@@ -111,6 +111,14 @@ class AssistantService:
         if self.on_suggestion is not None:
             self.on_suggestion(top)
 
+    def check(self) -> Suggestion | None:
+        """Evaluate the rules now and offer the top suggestion, if there is one to offer."""
+        offers = self.engine.evaluate()
+        if offers:
+            self._offered(offers)
+            return offers[0]
+        return None
+
     async def run(self) -> None:
         """Log trips and offer suggestions until `stop()`."""
         await self.engine.run(self._offered)

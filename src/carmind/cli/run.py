@@ -11,105 +11,22 @@ import contextlib
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 import typer
-from rich.console import Group
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
+from carmind.assistant.config import AssistantConfig
+from carmind.assistant.intents.loader import check_language
+from carmind.assistant.service import AssistantService
 from carmind.cli.common import config_from, console
+from carmind.cli.status import Hub, panel, status_line
 from carmind.signals.adapters.can import CanBridge, CanError, CanMapping, load_mapping, open_bus
 from carmind.signals.adapters.kuksa.server import GrpcConfigError, GrpcServer, GrpcSettings
-from carmind.signals.broker import Broker, Client
-from carmind.signals.catalog import Value, load_catalog
+from carmind.signals.broker import Broker
+from carmind.signals.catalog import load_catalog
 from carmind.vehicle.cycles import load_cycle
 from carmind.vehicle.session import CarSession, parse_assignments
-
-
-def _v(client: Client, path: str, default: Value) -> Value:
-    datapoint = client.get(path)
-    return default if datapoint is None else datapoint.value
-
-
-def _num(client: Client, path: str) -> float:
-    value = _v(client, path, 0.0)
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
-def status_table(session: CarSession) -> Group:
-    """The compact live status: motion, energy, climate, body, and the hub itself."""
-    c = session.client
-    car = session.car
-    speed = _num(c, "Vehicle.Speed")
-    soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
-    range_m = _num(c, "Vehicle.Powertrain.Range")
-    power_w = _num(c, "Vehicle.Powertrain.TractionBattery.CurrentPower")
-    cabin = _num(c, "Vehicle.Cabin.HVAC.AmbientAirTemperature")
-    outside = _num(c, "Vehicle.Exterior.AirTemperature")
-    odo = _num(c, "Vehicle.TraveledDistance")
-    doors = c.get_many("Vehicle.Cabin.Door.*.*.IsLocked")
-    locked = sum(1 for d in doors.values() if d is not None and d.value is True)
-    opened = [
-        p.split(".")[3] + "." + p.split(".")[4]
-        for p, d in c.get_many("Vehicle.Cabin.Door.*.*.IsOpen").items()
-        if d is not None and d.value is True
-    ]
-    windows = [
-        d.value
-        for d in c.get_many("Vehicle.Cabin.Door.*.*.Window.Position").values()
-        if d is not None and isinstance(d.value, int)
-    ]
-    charging = _v(c, "Vehicle.Powertrain.TractionBattery.Charging.IsCharging", False)
-    refusal = _v(c, "Vehicle.Carmind.Safety.LastRefusal", "")
-
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold cyan", justify="right")
-    table.add_column()
-    table.add_column(style="bold cyan", justify="right")
-    table.add_column()
-    table.add_row(
-        "speed",
-        f"{speed:6.1f} km/h",
-        "battery",
-        f"{soc:5.1f} %  range {range_m / 1000:5.0f} km",
-    )
-    table.add_row(
-        "power",
-        f"{power_w / 1000:+7.1f} kW",
-        "charging",
-        "yes" if charging else "no",
-    )
-    table.add_row(
-        "cabin",
-        f"{cabin:5.1f} °C (outside {outside:.1f} °C)",
-        "odometer",
-        f"{odo:9.2f} km",
-    )
-    table.add_row(
-        "doors",
-        f"{locked}/4 locked" + (f", open: {', '.join(opened)}" if opened else ""),
-        "windows",
-        " ".join(f"{w:3d}%" for w in windows),
-    )
-    table.add_row(
-        "hub",
-        f"{session.broker.updates_published} updates",
-        "sim",
-        f"{car.clock.elapsed:8.1f} s  x{car.real_time_factor:.2f} real time",
-    )
-    title = Text.assemble(
-        ("carmind ", "bold"),
-        (f"{car.profile.name}", "bold green"),
-        (f"  ({car.profile.id})", "dim"),
-    )
-    parts: list[Text | Table] = [title, table]
-    if refusal:
-        parts.append(Text(f"last refusal: {refusal}", style="yellow"))
-    parts.append(Text("Ctrl-C stops", style="dim"))
-    return Group(*parts)
 
 
 def run(
@@ -182,6 +99,13 @@ def run(
     can_dbc: Annotated[
         list[str] | None, typer.Option("--can-dbc", help="DBC file(s) for the mapping.")
     ] = None,
+    with_assistant: Annotated[
+        bool,
+        typer.Option("--assistant/--no-assistant", help="Run the assistant and its suggestions."),
+    ] = True,
+    lang: Annotated[
+        str, typer.Option("--lang", help="The assistant's language: en, zh, nl.")
+    ] = "en",
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -223,6 +147,16 @@ def run(
                 f"bad --can {can_bus!r}: expected INTERFACE:CHANNEL, e.g. socketcan:can0"
             )
         bridge = CanBridge(hub.broker, mapping, open_bus(interface, channel))
+    if with_assistant:
+        hub = Hub(
+            hub.broker,
+            hub.session,
+            AssistantService(
+                hub.broker.client("assistant", "read actuate"),
+                lang=check_language(lang),
+                config=AssistantConfig.from_env(),
+            ),
+        )
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
     plain = plain or not sys.stdout.isatty()
     asyncio.run(_serve(hub, server, bridge, duration, speed_factor, plain))
@@ -233,47 +167,6 @@ def _bridged(mapping: CanMapping | None) -> tuple[str, ...]:
     if mapping is None:
         return ()
     return (*mapping.can_to_vss_paths, *mapping.vss_to_can_paths)
-
-
-@dataclass(frozen=True, slots=True)
-class Hub:
-    """What `carmind run` serves: the broker, and the simulated car unless --no-car."""
-
-    broker: Broker
-    session: CarSession | None
-
-
-def _status_line(hub: Hub, server: GrpcServer | None) -> str:
-    grpc_text = f" grpc=:{server.port}" if server else ""
-    if hub.session is None:
-        return f"hub updates={hub.broker.updates_published}{grpc_text}"
-    c = hub.session.client
-    soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
-    speed = _num(c, "Vehicle.Speed")
-    cabin = _num(c, "Vehicle.Cabin.HVAC.AmbientAirTemperature")
-    return (
-        f"t={hub.session.car.clock.elapsed:7.1f}s speed={speed:6.1f} km/h soc={soc:6.2f}% "
-        f"cabin={cabin:5.1f}C updates={hub.broker.updates_published}{grpc_text}"
-    )
-
-
-def _panel(hub: Hub, server: GrpcServer | None) -> Group:
-    footer = Text(
-        f"KUKSA gRPC API on {server.host}:{server.port}"
-        + (" (TLS)" if server.tls else "")
-        + (" without authorization" if server.settings.insecure else " with JWT authorization")
-        if server
-        else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
-        style="dim",
-    )
-    if hub.session is None:
-        return Group(
-            Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
-            Text(f"{hub.broker.updates_published} signal updates"),
-            footer,
-            Text("Ctrl-C stops", style="dim"),
-        )
-    return Group(status_table(hub.session), footer)
 
 
 async def _serve(
@@ -304,6 +197,10 @@ async def _serve(
             if bridge.bus is not None:
                 services.callback(bridge.bus.shutdown)
             await services.enter_async_context(bridge)
+        if hub.assistant is not None:
+            suggestions = asyncio.create_task(hub.assistant.run())
+            services.push_async_callback(lambda: suggestions)
+            services.callback(hub.assistant.stop)
         if hub.session is not None:
             car_task = asyncio.create_task(hub.session.run_realtime(speed_factor))
             car_task.add_done_callback(lambda _: stopping.set())  # a failing car ends the run
@@ -336,10 +233,10 @@ async def _show(
         while running():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), min(1.0, duration or 1.0))
-            out.print(_status_line(hub, server), soft_wrap=True)
+            out.print(status_line(hub, server), soft_wrap=True)
         return
-    with Live(_panel(hub, server), console=out, refresh_per_second=4) as live:
+    with Live(panel(hub, server), console=out, refresh_per_second=4) as live:
         while running():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), 0.25)
-            live.update(_panel(hub, server))
+            live.update(panel(hub, server))

@@ -1,0 +1,161 @@
+"""What `carmind run` serves, and its live status: a panel on a terminal, lines otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from carmind.assistant.service import AssistantService
+from carmind.signals.adapters.kuksa.server import GrpcServer
+from carmind.signals.broker import Broker, Client
+from carmind.signals.catalog import Value
+from carmind.vehicle.session import CarSession
+
+
+def _v(client: Client, path: str, default: Value) -> Value:
+    datapoint = client.get(path)
+    return default if datapoint is None else datapoint.value
+
+
+def _num(client: Client, path: str) -> float:
+    value = _v(client, path, 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def status_table(session: CarSession) -> Group:
+    """The compact live status: motion, energy, climate, body, and the hub itself."""
+    c = session.client
+    car = session.car
+    speed = _num(c, "Vehicle.Speed")
+    soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
+    range_m = _num(c, "Vehicle.Powertrain.Range")
+    power_w = _num(c, "Vehicle.Powertrain.TractionBattery.CurrentPower")
+    cabin = _num(c, "Vehicle.Cabin.HVAC.AmbientAirTemperature")
+    outside = _num(c, "Vehicle.Exterior.AirTemperature")
+    odo = _num(c, "Vehicle.TraveledDistance")
+    doors = c.get_many("Vehicle.Cabin.Door.*.*.IsLocked")
+    locked = sum(1 for d in doors.values() if d is not None and d.value is True)
+    opened = [
+        p.split(".")[3] + "." + p.split(".")[4]
+        for p, d in c.get_many("Vehicle.Cabin.Door.*.*.IsOpen").items()
+        if d is not None and d.value is True
+    ]
+    windows = [
+        d.value
+        for d in c.get_many("Vehicle.Cabin.Door.*.*.Window.Position").values()
+        if d is not None and isinstance(d.value, int)
+    ]
+    charging = _v(c, "Vehicle.Powertrain.TractionBattery.Charging.IsCharging", False)
+    refusal = _v(c, "Vehicle.Carmind.Safety.LastRefusal", "")
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", justify="right")
+    table.add_column()
+    table.add_column(style="bold cyan", justify="right")
+    table.add_column()
+    table.add_row(
+        "speed",
+        f"{speed:6.1f} km/h",
+        "battery",
+        f"{soc:5.1f} %  range {range_m / 1000:5.0f} km",
+    )
+    table.add_row(
+        "power",
+        f"{power_w / 1000:+7.1f} kW",
+        "charging",
+        "yes" if charging else "no",
+    )
+    table.add_row(
+        "cabin",
+        f"{cabin:5.1f} °C (outside {outside:.1f} °C)",
+        "odometer",
+        f"{odo:9.2f} km",
+    )
+    table.add_row(
+        "doors",
+        f"{locked}/4 locked" + (f", open: {', '.join(opened)}" if opened else ""),
+        "windows",
+        " ".join(f"{w:3d}%" for w in windows),
+    )
+    table.add_row(
+        "hub",
+        f"{session.broker.updates_published} updates",
+        "sim",
+        f"{car.clock.elapsed:8.1f} s  x{car.real_time_factor:.2f} real time",
+    )
+    title = Text.assemble(
+        ("carmind ", "bold"),
+        (f"{car.profile.name}", "bold green"),
+        (f"  ({car.profile.id})", "dim"),
+    )
+    parts: list[Text | Table] = [title, table]
+    if refusal:
+        parts.append(Text(f"last refusal: {refusal}", style="yellow"))
+    parts.append(Text("Ctrl-C stops", style="dim"))
+    return Group(*parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    """What `carmind run` serves: the broker, and the simulated car unless --no-car."""
+
+    broker: Broker
+    session: CarSession | None
+    assistant: AssistantService | None = None
+
+
+def status_line(hub: Hub, server: GrpcServer | None) -> str:
+    grpc_text = f" grpc=:{server.port}" if server else ""
+    if hub.assistant is not None and hub.assistant.offer is not None:
+        grpc_text += f" suggestion={hub.assistant.offer.suggestion.id}"
+    if hub.session is None:
+        return f"hub updates={hub.broker.updates_published}{grpc_text}"
+    c = hub.session.client
+    soc = _num(c, "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current")
+    speed = _num(c, "Vehicle.Speed")
+    cabin = _num(c, "Vehicle.Cabin.HVAC.AmbientAirTemperature")
+    return (
+        f"t={hub.session.car.clock.elapsed:7.1f}s speed={speed:6.1f} km/h soc={soc:6.2f}% "
+        f"cabin={cabin:5.1f}C updates={hub.broker.updates_published}{grpc_text}"
+    )
+
+
+def panel(hub: Hub, server: GrpcServer | None) -> Group:
+    footer = Text(
+        f"KUKSA gRPC API on {server.host}:{server.port}"
+        + (" (TLS)" if server.tls else "")
+        + (" without authorization" if server.settings.insecure else " with JWT authorization")
+        if server
+        else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
+        style="dim",
+    )
+    assistant = _assistant_line(hub)
+    if hub.session is None:
+        return Group(
+            Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
+            Text(f"{hub.broker.updates_published} signal updates"),
+            *assistant,
+            footer,
+            Text("Ctrl-C stops", style="dim"),
+        )
+    return Group(status_table(hub.session), *assistant, footer)
+
+
+def _assistant_line(hub: Hub) -> list[Text]:
+    service = hub.assistant
+    if service is None:
+        return []
+    offer = service.offer
+    lang = service.lang
+    if offer is None:
+        return [Text(f"assistant ({lang}) ready; no suggestion now", style="cyan")]
+    suggestion = offer.suggestion
+    return [
+        Text(
+            f"suggestion: {suggestion.text[lang]} (because {suggestion.reason[lang]})",
+            style="bold cyan",
+        )
+    ]
