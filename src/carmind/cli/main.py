@@ -9,6 +9,7 @@ import typer
 
 from carmind import __version__
 from carmind.cli import assistant, can, say, signals, sim, token
+from carmind.cli import listen as listen_cmd
 from carmind.cli import run as run_cmd
 from carmind.cli.common import err_console
 from carmind.errors import CarmindError
@@ -27,6 +28,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(can.app, name="can")
 app.command("run")(run_cmd.run)
 app.command("say")(say.say)
+app.command("listen")(listen_cmd.listen)
 app.command("assistant")(assistant.assistant)
 
 
