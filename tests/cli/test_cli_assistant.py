@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import socket
+import sys
 from pathlib import Path
 
 import pytest
+from wyoming.asr import Transcript
+from wyoming.client import AsyncTcpClient
+from wyoming.handle import Handled
 
 from carmind.cli.main import main
 
@@ -61,3 +67,38 @@ def test_an_interactive_conversation(
     assert "IsAirConditioningActive = True" in out
     assert "captain" in out  # a bad seat is explained, the conversation goes on
     assert "never read" not in out
+
+
+async def test_run_serves_the_live_cars_assistant_over_wyoming(tmp_path: Path) -> None:
+    """`carmind run --wyoming`: a voice satellite's transcript acts on the running car."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "carmind.cli.main", "run", "--drive", "park", "--plain",
+        "--duration", "60", "--wyoming", f"tcp://127.0.0.1:{port}",
+        "--grpc", "127.0.0.1:0", "--grpc-insecure",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        client = AsyncTcpClient("127.0.0.1", port, connect_timeout=5, read_timeout=20)
+        for _ in range(200):  # until the server listens
+            try:
+                await client.connect()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        await client.write_event(Transcript(text="turn on the air conditioning").event())
+        answer = await client.read_event()
+        await client.disconnect()
+        assert answer is not None and Handled.is_type(answer.type)
+        assert "air conditioning" in (Handled.from_event(answer).text or "").lower()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 15)
+
+
+def test_wyoming_needs_the_assistant(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "--plain", "--duration", "0", "--no-assistant", "--wyoming", "tcp://127.0.0.1:0"]
+    assert main(args) == 2
+    assert "--no-assistant" in capsys.readouterr().err

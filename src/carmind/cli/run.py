@@ -19,6 +19,8 @@ from rich.live import Live
 from carmind.assistant.config import AssistantConfig
 from carmind.assistant.intents.loader import check_language
 from carmind.assistant.service import AssistantService
+from carmind.assistant.voice.errors import VoiceError
+from carmind.assistant.voice.service import VoiceServer, VoiceServices, parse_uri
 from carmind.cli.common import config_from, console
 from carmind.cli.status import Hub, panel, status_line
 from carmind.signals.adapters.can import CanBridge, CanError, CanMapping, load_mapping, open_bus
@@ -106,6 +108,14 @@ def run(
     lang: Annotated[
         str, typer.Option("--lang", help="The assistant's language: en, zh, nl.")
     ] = "en",
+    wyoming: Annotated[
+        str | None,
+        typer.Option(
+            "--wyoming",
+            metavar="tcp://HOST:PORT",
+            help="Serve speech and the assistant to Wyoming voice satellites (Home Assistant).",
+        ),
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -157,9 +167,24 @@ def run(
                 config=AssistantConfig.from_env(),
             ),
         )
+    if wyoming is not None and hub.assistant is None:
+        raise VoiceError("--wyoming serves the assistant: drop --no-assistant")
+    voice = _voice_server(hub.assistant, wyoming) if wyoming is not None else None
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
     plain = plain or not sys.stdout.isatty()
-    asyncio.run(_serve(hub, server, bridge, duration, speed_factor, plain))
+    asyncio.run(_serve(hub, server, bridge, voice, duration, speed_factor, plain))
+
+
+def _voice_server(assistant: AssistantService | None, uri: str) -> VoiceServer:
+    """Speech recognition, synthesis and the live car's assistant over the Wyoming protocol."""
+    from carmind.assistant.voice.speech import shared_recognizer
+    from carmind.assistant.voice.tts import Synthesizer
+
+    parse_uri(uri)  # a bad URI is an error before anything starts
+    services = VoiceServices(
+        recognizer=shared_recognizer(), synthesizer=Synthesizer(), assistant=assistant
+    )
+    return VoiceServer(services, uri)
 
 
 def _bridged(mapping: CanMapping | None) -> tuple[str, ...]:
@@ -173,6 +198,7 @@ async def _serve(
     hub: Hub,
     server: GrpcServer | None,
     bridge: CanBridge | None,
+    voice: VoiceServer | None,
     duration: float | None,
     speed_factor: float,
     plain: bool,
@@ -193,6 +219,9 @@ async def _serve(
         if server is not None:
             await server.start()
             services.push_async_callback(server.stop)
+        if voice is not None:
+            await voice.start()
+            services.push_async_callback(voice.stop)
         if bridge is not None:
             if bridge.bus is not None:
                 services.callback(bridge.bus.shutdown)
