@@ -22,7 +22,7 @@ from carmind.assistant.model import Seat
 from carmind.assistant.voice.speech import shared_recognizer
 from carmind.assistant.voice.tts import Synthesizer
 from carmind.cli.listen import listen_turn
-from carmind.cli.say import _assistant_config, _conversation
+from carmind.cli.say import assistant_config_from_env, run_conversation
 from carmind.config import Config
 
 pytestmark = pytest.mark.slow
@@ -130,10 +130,10 @@ def test_spoken_commands_produce_the_typed_actions(
     recordings: list[tuple[str, str, int, bytes]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    car, assistant = Config(), _assistant_config()
+    car, assistant = Config(), assistant_config_from_env()
     expected = {}
     for text in COMMANDS:
-        (turn,) = _conversation(car, assistant, [text], "en", Seat.DRIVER, {})
+        (turn,) = run_conversation(car, assistant, [text], "en", Seat.DRIVER, {})
         expected[text] = _outcome(turn)
         assert expected[text] != ([], []), f"typed {text!r} does nothing: {turn.reply}"
 

@@ -27,7 +27,7 @@ from carmind.assistant.voice.errors import AudioError
 from carmind.assistant.voice.recognizer import Recognizer, Transcript
 from carmind.assistant.voice.speech import check_speech_language, shared_recognizer
 from carmind.cli.common import config_from
-from carmind.cli.say import _assistant_config, _conversation
+from carmind.cli.say import assistant_config_from_env, run_conversation
 from carmind.config import Config
 from carmind.signals.catalog import Value, load_catalog
 from carmind.vehicle.session import parse_assignments
@@ -59,7 +59,7 @@ def listen_turn(
     """Decode a WAV recording and hand the transcript to the assistant on a fresh car."""
     transcript = recognizer.transcribe_wav(data, name=name)
     turns = list(
-        _conversation(
+        run_conversation(
             car_config, assistant_config, [transcript.text], lang, seat, dict(prime or {})
         )
     )
@@ -96,7 +96,7 @@ def listen(
         name=str(file),
         recognizer=shared_recognizer(),
         car_config=car_config,
-        assistant_config=_assistant_config(),
+        assistant_config=assistant_config_from_env(),
         lang=language,
         seat=speaker,
         prime=values,

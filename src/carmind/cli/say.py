@@ -37,7 +37,8 @@ class BatchLineError(CarmindError):
     """A line of a `--batch` file is not a conversation."""
 
 
-def _assistant_config() -> AssistantConfig:
+def assistant_config_from_env() -> AssistantConfig:
+    """The assistant's settings from `CARMIND_ASSISTANT_*`, with the embeddings cached on disk."""
     config = AssistantConfig.from_env()
     if config.cache_dir is None:
         config = AssistantConfig.from_mapping(
@@ -50,7 +51,7 @@ def _fields(config: AssistantConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
-def _conversation(
+def run_conversation(
     car_config: Config,
     assistant_config: AssistantConfig,
     turns: Iterable[str],
@@ -114,7 +115,7 @@ def say(
     if batch is not None and texts:
         raise SayUsageError("give TEXT arguments or --batch FILE, not both")
     car_config = config_from(config)
-    assistant_config = _assistant_config()
+    assistant_config = assistant_config_from_env()
     if batch is not None:
         failed = _run_batch(batch, car_config, assistant_config)
         if failed:
@@ -125,7 +126,7 @@ def say(
     language = check_language(lang)
     speaker = as_seat(seat)
     values = parse_assignments(load_catalog(car_config.signals.vss or None), prime or [])
-    for turn in _conversation(car_config, assistant_config, texts, language, speaker, values):
+    for turn in run_conversation(car_config, assistant_config, texts, language, speaker, values):
         if as_json:
             _write(_dump(turn.as_dict()))
         else:
@@ -189,7 +190,7 @@ def _run_batch(path: Path, car_config: Config, assistant_config: AssistantConfig
         try:
             job = _parse_line(number, line, catalog)
             turns = list(
-                _conversation(
+                run_conversation(
                     car_config, assistant_config, job["turns"], job["lang"], job["seat"], job["set"]
                 )
             )
