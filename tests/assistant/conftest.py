@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,11 +11,28 @@ import pytest
 
 from carmind.assistant.api import Assistant, Recognizer
 from carmind.assistant.config import AssistantConfig
+from carmind.assistant.voice.tts import Synthesizer
 from carmind.signals.catalog import NodeType
 from carmind.vehicle.session import CarSession
 
 FAST = AssistantConfig(semantic_enabled=False)
 """Templates only: the tests that do not test the semantic fallback need no model."""
+
+
+def need_espeak() -> None:
+    """Skip where espeak-ng is missing (make deps installs it); under CI=true that is a failure."""
+    if shutil.which("espeak-ng") is None:
+        reason = "espeak-ng is not installed (make deps installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def synthesizer() -> Synthesizer:
+    """espeak-ng speech for the voice tests."""
+    need_espeak()
+    return Synthesizer()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,16 +32,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("CARMIND_") and name != "CARMIND_VOICE_CACHE":
             monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="module")
-def synthesizer() -> Synthesizer:
-    if shutil.which("espeak-ng") is None:
-        reason = "espeak-ng is not installed (make deps installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return Synthesizer()
 
 
 def _recording(synthesizer: Synthesizer, tmp_path: Path, text: str, name: str = "cmd.wav") -> Path:

@@ -5,9 +5,6 @@ Needs espeak-ng: skipped where it is missing, a failure under CI=true.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 
@@ -28,16 +25,6 @@ VOICE = "en-us+klatt"
 
 def _silence(seconds: float) -> bytes:
     return b"\0\0" * int(SAMPLE_RATE * seconds)
-
-
-@pytest.fixture(scope="module")
-def synthesizer() -> Synthesizer:
-    if shutil.which("espeak-ng") is None:
-        reason = "espeak-ng is not installed (make deps installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return Synthesizer()
 
 
 @pytest.fixture(scope="module")

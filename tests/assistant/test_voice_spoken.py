@@ -12,8 +12,6 @@ each voice). Needs espeak-ng: skipped where it is missing, a failure under CI=tr
 
 from __future__ import annotations
 
-import os
-import shutil
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from carmind.assistant.voice.tts import Synthesizer
 from carmind.cli.listen import listen_turn
 from carmind.cli.say import assistant_config_from_env, run_conversation
 from carmind.config import Config
+from tests.assistant.conftest import need_espeak
 
 pytestmark = pytest.mark.slow
 
@@ -96,14 +95,6 @@ COMMANDS = (
 )
 
 
-def _need_espeak() -> None:
-    if shutil.which("espeak-ng") is None:
-        reason = "espeak-ng is not installed (make deps installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
 def _outcome(turn: Any) -> tuple[list[Any], list[Any]]:
     data = turn.as_dict()
     return data["actions"], data["requests"]
@@ -112,7 +103,7 @@ def _outcome(turn: Any) -> tuple[list[Any], list[Any]]:
 @pytest.fixture(scope="module")
 def recordings() -> list[tuple[str, str, int, bytes]]:
     """Every command in every voice, as WAV bytes (espeak-ng's own 22 050 Hz output)."""
-    _need_espeak()
+    need_espeak()
     synthesizer = Synthesizer()
     return [
         (text, voice, speed, synthesizer.synthesize(text, voice=voice, speed=speed))

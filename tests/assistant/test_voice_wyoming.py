@@ -8,8 +8,6 @@ Needs espeak-ng: skipped where it is missing, a failure under CI=true.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,16 +31,6 @@ from carmind.vehicle.session import CarSession
 
 TIMEOUT_S = 30.0
 AC = "Vehicle.Cabin.HVAC.IsAirConditioningActive"
-
-
-@pytest.fixture(scope="module")
-def synthesizer() -> Synthesizer:
-    if shutil.which("espeak-ng") is None:
-        reason = "espeak-ng is not installed (make deps installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return Synthesizer()
 
 
 @pytest.fixture
