@@ -69,11 +69,24 @@ class GrpcConfig(_Section):
     tls_key: str = ""
 
 
+class NavigationConfig(_Section):
+    map_dir: str = ""
+    """The map to route on (a directory `carmind map build` wrote); empty: the default map,
+    central Helsinki, in the data directory (built on first use)."""
+    language: str = "en"
+    """Language of turn-by-turn instructions: en, zh or nl."""
+    reroute_margin_s: float = Field(120.0, ge=0)
+    """How much faster an alternative must be before carmind offers it, seconds."""
+    reroute_margin_pct: float = Field(10.0, ge=0, le=100)
+    """... and by what share of the remaining time, percent (both must hold)."""
+
+
 class Config(_Section):
     vehicle: VehicleConfig = VehicleConfig()
     run: RunConfig = RunConfig()
     signals: SignalsConfig = SignalsConfig()
     grpc: GrpcConfig = GrpcConfig()
+    navigation: NavigationConfig = NavigationConfig()
     source: str = "embedded defaults"
     """Where the configuration came from (for messages)."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from carmind.assistant.api import Assistant
 from carmind.assistant.config import AssistantConfig
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 ACCEPTED = {"en": "Done.", "zh": "好的，已完成。", "nl": "Gedaan."}
 """The reply to an accepted suggestion (what was done is in the turn's actions and requests)."""
+
+type RequestHandler = Callable[[str, Mapping[str, Any], str], str | None]
+"""Carries out a request for another service (action, data, language): the sentence to say."""
 
 ANSWER_WINDOW_S = 60.0
 """How long after a suggestion a plain "yes" or "no" is taken as the answer to it (s)."""
@@ -46,8 +50,11 @@ class AssistantService:
         config: AssistantConfig | None = None,
         store: SuggestionStore | None = None,
         on_suggestion: Callable[[Suggestion], None] | None = None,
+        services: Mapping[str, RequestHandler] | None = None,
     ) -> None:
         self.client = client
+        self.services: dict[str, RequestHandler] = dict(services or {})
+        """Handlers of requests by service name ("navigation", ...): their answers are said."""
         self.assistant = Assistant(client, lang=lang, config=config)
         self.engine = SuggestionEngine(client, store or SuggestionStore())
         self.on_suggestion = on_suggestion
@@ -66,8 +73,23 @@ class AssistantService:
             if answer is not None
             else self.assistant.handle(text, lang=lang, seat=seat)
         )
+        turn = self._serve_requests(turn)
         self.last_turn = turn
         return turn
+
+    def _serve_requests(self, turn: Turn) -> Turn:
+        """Hand the turn's requests to the services that handle them; say what they answer."""
+        answers = []
+        for request in turn.requests:
+            handler = self.services.get(request.service)
+            if handler is None:
+                continue
+            answer = handler(request.action, request.data, turn.lang)
+            if answer:
+                answers.append(answer)
+        if not answers:
+            return turn
+        return replace(turn, reply=" ".join(answers))
 
     def _answer_to_offer(self, text: str, lang: str | None) -> bool | None:
         offer = self.offer

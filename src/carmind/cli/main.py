@@ -8,7 +8,7 @@ import sys
 import typer
 
 from carmind import __version__
-from carmind.cli import assistant, can, say, signals, sim, token
+from carmind.cli import assistant, can, nav, say, signals, sim, token
 from carmind.cli import listen as listen_cmd
 from carmind.cli import run as run_cmd
 from carmind.cli.common import err_console
@@ -26,6 +26,8 @@ app.add_typer(signals.app, name="signals")
 app.add_typer(sim.app, name="sim")
 app.add_typer(token.app, name="token")
 app.add_typer(can.app, name="can")
+app.add_typer(nav.app, name="map")
+app.command("route")(nav.route)
 app.command("run")(run_cmd.run)
 app.command("say")(say.say)
 app.command("listen")(listen_cmd.listen)

@@ -11,6 +11,7 @@ import contextlib
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +24,7 @@ from carmind.assistant.voice.errors import VoiceError
 from carmind.assistant.voice.service import VoiceServer, VoiceServices, parse_uri
 from carmind.cli.common import config_from, console
 from carmind.cli.status import Hub, panel, status_line
+from carmind.config import Config
 from carmind.signals.adapters.can import CanBridge, CanError, CanMapping, load_mapping, open_bus
 from carmind.signals.adapters.kuksa.server import GrpcConfigError, GrpcServer, GrpcSettings
 from carmind.signals.broker import Broker
@@ -116,6 +118,16 @@ def run(
             help="Serve speech and the assistant to Wyoming voice satellites (Home Assistant).",
         ),
     ] = None,
+    with_nav: Annotated[
+        bool,
+        typer.Option(
+            "--nav/--no-nav",
+            help="Run route guidance (the default map is built on first use).",
+        ),
+    ] = True,
+    map_dir: Annotated[
+        str | None, typer.Option("--map", help="Map directory for navigation (default: Helsinki).")
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -167,12 +179,36 @@ def run(
                 config=AssistantConfig.from_env(),
             ),
         )
+    if with_nav:
+        hub = _with_guidance(hub, cfg, map_dir, lang)
     if wyoming is not None and hub.assistant is None:
         raise VoiceError("--wyoming serves the assistant: drop --no-assistant")
     voice = _voice_server(hub.assistant, wyoming) if wyoming is not None else None
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
     plain = plain or not sys.stdout.isatty()
     asyncio.run(_serve(hub, server, bridge, voice, duration, speed_factor, plain))
+
+
+def _with_guidance(hub: Hub, cfg: Config, map_dir: str | None, lang: str) -> Hub:
+    """Route guidance beside the car; the assistant's navigation requests go to it."""
+    from carmind.cli.nav import open_navigation
+    from carmind.navigation.guidance import GuidanceService
+
+    chosen = map_dir or cfg.navigation.map_dir
+    nav = open_navigation(Path(chosen) if chosen else None, cfg.navigation.language)
+    clock = hub.session.car.clock if hub.session is not None else time.time
+    guidance = GuidanceService(
+        hub.broker.client("navigation", "read actuate provide"),
+        nav,
+        clock=clock,
+        drive=hub.session is not None,
+        language=lang if hub.assistant is not None else cfg.navigation.language,
+        margin_s=cfg.navigation.reroute_margin_s,
+        margin_pct=cfg.navigation.reroute_margin_pct,
+    )
+    if hub.assistant is not None:
+        hub.assistant.services["navigation"] = guidance.handle_request
+    return Hub(hub.broker, hub.session, hub.assistant, guidance)
 
 
 def _voice_server(assistant: AssistantService | None, uri: str) -> VoiceServer:
@@ -230,6 +266,12 @@ async def _serve(
             suggestions = asyncio.create_task(hub.assistant.run())
             services.push_async_callback(lambda: suggestions)
             services.callback(hub.assistant.stop)
+        if hub.guidance is not None:
+            hub.guidance.attach()
+            services.callback(hub.guidance.detach)
+            guiding = asyncio.create_task(hub.guidance.run())
+            services.push_async_callback(lambda: guiding)
+            services.callback(hub.guidance.stop)
         if hub.session is not None:
             car_task = asyncio.create_task(hub.session.run_realtime(speed_factor))
             car_task.add_done_callback(lambda _: stopping.set())  # a failing car ends the run

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from carmind.assistant.service import AssistantService
+from carmind.navigation.guidance import GuidanceService
 from carmind.signals.adapters.kuksa.server import GrpcServer
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Value
@@ -105,12 +106,20 @@ class Hub:
     broker: Broker
     session: CarSession | None
     assistant: AssistantService | None = None
+    guidance: GuidanceService | None = None
 
 
 def status_line(hub: Hub, server: GrpcServer | None) -> str:
     grpc_text = f" grpc=:{server.port}" if server else ""
     if hub.assistant is not None and hub.assistant.offer is not None:
         grpc_text += f" suggestion={hub.assistant.offer.suggestion.id}"
+    if hub.guidance is not None:
+        g = hub.guidance
+        nav_state = _v(g.client, "Vehicle.Carmind.Navigation.State", "IDLE")
+        grpc_text += f" nav={str(nav_state).lower()}"
+        if g.current is not None:
+            left = _num(g.client, "Vehicle.Carmind.Navigation.DistanceRemaining")
+            grpc_text += f" left={left / 1000:.2f}km"
     if hub.session is None:
         return f"hub updates={hub.broker.updates_published}{grpc_text}"
     c = hub.session.client
@@ -132,7 +141,7 @@ def panel(hub: Hub, server: GrpcServer | None) -> Group:
         else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
         style="dim",
     )
-    assistant = _assistant_line(hub)
+    assistant = [*_navigation_line(hub), *_assistant_line(hub)]
     if hub.session is None:
         return Group(
             Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
@@ -142,6 +151,31 @@ def panel(hub: Hub, server: GrpcServer | None) -> Group:
             Text("Ctrl-C stops", style="dim"),
         )
     return Group(status_table(hub.session), *assistant, footer)
+
+
+def _navigation_line(hub: Hub) -> list[Text]:
+    guidance = hub.guidance
+    if guidance is None:
+        return []
+    c = guidance.client
+    state = _v(c, "Vehicle.Carmind.Navigation.State", "IDLE")
+    credit = Text(f"map data {guidance.nav.attribution}", style="dim")
+    if state != "GUIDING" or guidance.current is None:
+        message = _v(c, "Vehicle.Carmind.Navigation.Message", "")
+        return [Text(f"navigation {str(state).lower()}: {message}", style="green"), credit]
+    left = _num(c, "Vehicle.Carmind.Navigation.DistanceRemaining") / 1000
+    eta = str(_v(c, "Vehicle.Carmind.Navigation.ArrivalTime", ""))[11:16]
+    lines = [
+        Text(
+            f"to {guidance.current.label}: {left:.1f} km, arrive {eta} UTC · "
+            f"{_v(c, 'Vehicle.Carmind.Navigation.NextInstruction', '')}",
+            style="green",
+        )
+    ]
+    offer = _v(c, "Vehicle.Carmind.Navigation.RerouteOffer", "")
+    if offer:
+        lines.append(Text(str(offer), style="bold yellow"))
+    return [*lines, credit]
 
 
 def _assistant_line(hub: Hub) -> list[Text]:

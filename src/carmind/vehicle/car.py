@@ -26,6 +26,7 @@ from carmind.vehicle.cycles import DriveCycle
 from carmind.vehicle.errors import PrimeError
 from carmind.vehicle.profiles import VehicleProfile
 from carmind.vehicle.readings import attributes, motion_readings
+from carmind.vehicle.route_driver import RouteDriver, RouteError
 from carmind.vehicle.settings import (
     CABIN_HZ,
     CHARGE_LIMIT,
@@ -39,6 +40,7 @@ from carmind.vehicle.settings import (
     HVAC,
     INITIAL_SETTINGS,
     PRIMEABLE,
+    ROUTE,
     SEAT_HEATER_W,
     SETTINGS,
     SIM,
@@ -126,6 +128,7 @@ class SimulatedCar:
         self.odometer_km = 0.0
         self.trip_start_km = 0.0
         self.driver: DriveCycle | None = None
+        self.route: RouteDriver | None = None
         self._driver_t0 = 0.0
         self.charging = False
         # no two tyres hold exactly the same pressure: a per-seed spread around the nominal
@@ -216,6 +219,15 @@ class SimulatedCar:
                 assert isinstance(value, float)
                 if value > 0 and as_float(merged[CHARGER_POWER]) > 0:
                     reason = "the charging cable is connected: unplug before driving"
+            elif path == ROUTE and value:
+                assert isinstance(value, str)
+                try:
+                    RouteDriver.from_json(value)
+                except RouteError as exc:
+                    reason = str(exc)
+                else:
+                    if as_float(merged[CHARGER_POWER]) > 0:
+                        reason = "the charging cable is connected: unplug before driving"
             elif path == START_STOP and value == "START":
                 if as_float(merged[CHARGER_POWER]) <= 0:
                     reason = "no charger is connected"
@@ -245,6 +257,8 @@ class SimulatedCar:
             return "cannot plug in a charger while cruise control is active"
         if self.driver is not None:
             return f"cannot plug in a charger while the driver follows the {self.driver.name} cycle"
+        if self.route is not None:
+            return "cannot plug in a charger while the car drives a route"
         if as_float(settings[TARGET_SPEED]) > 0:
             return (
                 f"cannot plug in a charger while the target speed is "
@@ -266,6 +280,9 @@ class SimulatedCar:
                 hvac_changed = True
             elif path == TARGET_SPEED:
                 self.driver = None  # a manual target takes over from a drive cycle
+                self.route = None
+            elif path == ROUTE:
+                self._follow(str(value))
             elif path == CHARGER_POWER:
                 self.charging = as_float(value) > 0 and self.motion.soc_pct < as_float(
                     self.settings[CHARGE_LIMIT]
@@ -344,9 +361,21 @@ class SimulatedCar:
         self.driver = cycle
         self._driver_t0 = self.clock.elapsed
 
+    def _follow(self, text: str) -> None:
+        """Drive `text` (a route as JSON, checked already) from its start, or stop following."""
+        if not text:
+            self.route = None
+            return
+        self.route = RouteDriver.from_json(text)
+        self.driver = None
+        pose = self.route.pose(0.0)
+        self.latitude, self.longitude, self.heading = pose.latitude, pose.longitude, pose.heading
+
     def _target_speed_mps(self) -> float:
         if as_float(self.settings[CHARGER_POWER]) > 0:
             return 0.0  # the cable is connected: the car holds still, whatever it was asked
+        if self.route is not None:
+            return self.route.target_speed_mps()
         if self.settings[CRUISE + "IsActive"] is True:
             return as_float(self.settings[CRUISE + "SpeedSet"]) / 3.6
         if self.driver is not None:
@@ -414,6 +443,15 @@ class SimulatedCar:
 
     def _move(self, distance_m: float, grade_pct: float) -> None:
         self.odometer_km += distance_m / 1000.0
+        self.altitude += distance_m * grade_pct / 100.0 / math.sqrt(1 + (grade_pct / 100.0) ** 2)
+        if self.route is not None:
+            pose = self.route.advance(distance_m)
+            self.latitude, self.longitude = pose.latitude, pose.longitude
+            self.heading = pose.heading
+            if self.route.finished and self.motion.speed_mps < 0.2:
+                self.route = None
+                self._set(ROUTE, "")
+            return
         heading = math.radians(self.heading)
         dlat = distance_m * math.cos(heading) / 111_320.0
         dlon = (
@@ -423,7 +461,6 @@ class SimulatedCar:
         )
         self.latitude = max(-90.0, min(90.0, self.latitude + dlat))
         self.longitude = (self.longitude + dlon + 180.0) % 360.0 - 180.0
-        self.altitude += distance_m * grade_pct / 100.0 / math.sqrt(1 + (grade_pct / 100.0) ** 2)
 
     @property
     def recent_consumption(self) -> float | None:

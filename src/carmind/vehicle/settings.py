@@ -56,6 +56,7 @@ CRUISE = "Vehicle.ADAS.CruiseControl."
 TARGET_SPEED = SIM + "TargetSpeed"
 CHARGER_POWER = SIM + "ChargerPower"
 FAULT = SIM + "Fault"
+ROUTE = SIM + "Route"
 CHARGE_LIMIT = CHARGING + "ChargeLimit"
 START_STOP = CHARGING + "StartStopCharging"
 
@@ -105,6 +106,7 @@ SETTINGS: Final = frozenset(
         SIM + "AmbientTemperature",
         CHARGER_POWER,
         FAULT,
+        ROUTE,
     }
 )
 
@@ -146,6 +148,7 @@ INITIAL_SETTINGS: Final[dict[str, Value]] = {
     SIM + "RoadGrip": 1.0,
     CHARGER_POWER: 0.0,
     FAULT: "NONE",
+    ROUTE: "",
 }
 
 # Sensors `prime()` can put into a state directly (the rest follow from the models).

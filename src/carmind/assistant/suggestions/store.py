@@ -9,19 +9,17 @@ macOS and Windows). Coordinates are stored rounded to `COORDINATE_DECIMALS`.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 from carmind.assistant.suggestions.model import Position, SuggestionError, Trip
+from carmind.paths import default_data_dir
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV: Final = "CARMIND_DATA_DIR"
 STORE_FILE: Final = "suggestions.sqlite3"
 SCHEMA_VERSION: Final = 1
 
@@ -47,19 +45,6 @@ CREATE TABLE IF NOT EXISTS offered (key TEXT PRIMARY KEY, at REAL NOT NULL);
 
 class StoreError(SuggestionError):
     """The store file cannot be opened or is not a carmind suggestions store."""
-
-
-def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """`$CARMIND_DATA_DIR`, else the platform's per-user data directory for carmind."""
-    env = os.environ if environ is None else environ
-    if env.get(DATA_DIR_ENV):
-        return Path(env[DATA_DIR_ENV]).expanduser()
-    home = Path(env.get("HOME") or Path.home())
-    if sys.platform == "win32":
-        return Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local") / "carmind"
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / "carmind"
-    return Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "carmind"
 
 
 def default_store_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -1,0 +1,783 @@
+"""The place index: search a map's places by name, built from the same OpenStreetMap extract.
+
+`build_index` reads an `.osm.pbf` once with pyosmium and writes `places.sqlite` beside the
+routing tiles. It indexes:
+
+- named places (`place=city`, `suburb`, `neighbourhood`, `square`, ...);
+- named points of interest (amenities, shops, tourism, leisure, stations, named buildings, ...);
+- charging stations, named or not (the name falls back to operator, brand or network);
+- addresses (`addr:street` + `addr:housenumber`, such as "Mannerheimintie 13");
+- streets: one entry per street name and 0.1° grid cell, at the middle node of its longest way.
+
+Every entry is searchable by its name and its alternative names (`name:en`, `name:fi`, `name:sv`,
+`name:zh`, `alt_name`, `official_name`, `short_name`, `loc_name`). Names are matched after case
+folding and accent stripping, so "kaisaniemen puisto" finds "Kaisaniemen puisto" and "paaskynen"
+finds "Pääskynen". `PlaceIndex.search` ranks exact names first, then name prefixes, then word
+matches (SQLite FTS5, or LIKE where FTS5 is missing), then close spellings (difflib); within a
+tier the more important kind of place comes first (a city before a street before a cafe), then
+the one nearest to `near`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import math
+import os
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from carmind.navigation.errors import LocationError, MapError
+
+FORMAT_VERSION: Final = 1
+KINDS: Final = ("place", "poi", "charging_station", "address", "street")
+ALT_NAME_KEYS: Final = (
+    "name:en",
+    "name:fi",
+    "name:sv",
+    "name:zh",
+    "name:zh-Hans",
+    "alt_name",
+    "official_name",
+    "short_name",
+    "loc_name",
+)
+# keys that make a named object a point of interest, most telling first; `None`: any value
+POI_KEYS: Final[tuple[tuple[str, frozenset[str] | None], ...]] = (
+    ("amenity", None),
+    ("shop", None),
+    ("tourism", None),
+    ("leisure", None),
+    ("historic", None),
+    ("railway", frozenset({"station", "halt", "tram_stop", "subway_entrance"})),
+    ("public_transport", frozenset({"station"})),
+    ("aeroway", frozenset({"aerodrome", "terminal", "helipad"})),
+    ("office", None),
+    ("craft", None),
+    ("healthcare", None),
+    ("emergency", frozenset({"ambulance_station"})),
+    ("man_made", None),
+    ("highway", None),
+    ("building", None),
+    ("natural", None),
+    ("landuse", None),
+)
+CHARGING_ALIASES: Final = ("charging station", "充电站")
+# highway values a car may use: their nodes make the bbox of the drivable network
+CAR_HIGHWAYS: Final = frozenset(
+    {
+        "motorway",
+        "trunk",
+        "primary",
+        "secondary",
+        "tertiary",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "road",
+        "motorway_link",
+        "trunk_link",
+        "primary_link",
+        "secondary_link",
+        "tertiary_link",
+    }
+)
+NOT_STREETS: Final = frozenset(
+    {"platform", "proposed", "construction", "abandoned", "razed", "bus_stop", "elevator"}
+)
+STREET_CELL_DEG: Final = 0.1
+"""Ways of one name further apart than this grid make separate streets (one per town)."""
+FUZZY_CUTOFF: Final = 0.6
+RESOLVE_FUZZY_MIN: Final = 0.9
+"""`resolve` takes a misspelt name only this close to a real one; else it suggests."""
+_CANDIDATES: Final = 2000
+
+Fraction = Callable[[float], None]
+
+
+def _no_progress(fraction: float) -> None:
+    del fraction
+
+
+def normalize(text: str) -> str:
+    """Case-folded, accent-free, punctuation-free text with single spaces: the search key."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^\w]+", " ", stripped).split())
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
+
+
+# ------------------------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `build_index` wrote."""
+
+    places: int
+    bbox: tuple[float, float, float, float]
+    """min_lon, min_lat, max_lon, max_lat of the drivable road network."""
+    charging_stations: int
+
+
+@dataclass(frozen=True)
+class Place:
+    """One searchable place of the map."""
+
+    name: str
+    kind: str
+    """One of `KINDS`: place, poi, charging_station, address, street."""
+    category: str
+    """The OpenStreetMap tag that made it a place, such as `amenity=cafe`."""
+    lat: float
+    lon: float
+    tags: dict[str, str] = field(compare=False)
+    osm_id: str
+    """`n123`, `w123` or `r123`: node, way or relation on openstreetmap.org."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "category": self.category,
+            "lat": round(self.lat, 7),
+            "lon": round(self.lon, 7),
+            "osm_id": self.osm_id,
+            "tags": dict(self.tags),
+        }
+
+
+_STATIONS: Final = frozenset(
+    {
+        "railway=station",
+        "public_transport=station",
+        "aeroway=aerodrome",
+        "aeroway=terminal",
+        "building=train_station",
+    }
+)
+_STOPS: Final = frozenset(
+    {"railway=tram_stop", "railway=halt", "railway=subway_entrance", "highway=bus_stop"}
+)
+
+
+def _importance(kind: str, category: str) -> int:
+    """Lower is more important: orders places that match a text equally well."""
+    key, _, value = category.partition("=")
+    if kind == "place":
+        if value in ("city", "town"):
+            return 0
+        if value in ("suburb", "borough", "quarter", "village", "municipality", "square"):
+            return 1
+        return 2 if value in ("neighbourhood", "locality", "island", "plaza") else 3
+    if kind == "street":
+        return 2
+    if kind == "poi":
+        if category in _STATIONS:
+            return 1
+        if category in _STOPS:
+            return 5
+        return 3 if key in ("tourism", "historic", "leisure") else 4
+    if kind == "charging_station":
+        return 4
+    return 5
+
+
+# ------------------------------------------------------------------------------------ build
+
+
+@dataclass
+class _Row:
+    osm_id: str
+    name: str
+    kind: str
+    category: str
+    lat: float
+    lon: float
+    tags: dict[str, str]
+    names: tuple[str, ...]
+
+
+@dataclass
+class _Street:
+    length_m: float
+    osm_id: str
+    lat: float
+    lon: float
+    tags: dict[str, str]
+
+
+def _search_names(tags: dict[str, str], name: str) -> tuple[str, ...]:
+    names = [name]
+    for key in ALT_NAME_KEYS:
+        for value in tags.get(key, "").split(";"):
+            if value.strip():
+                names.append(value.strip())
+    return tuple(dict.fromkeys(names))
+
+
+def _category(tags: dict[str, str]) -> str | None:
+    for key, values in POI_KEYS:
+        value = tags.get(key)
+        if value and value != "no" and (values is None or value in values):
+            return f"{key}={value}"
+    return None
+
+
+def _way_length_m(coords: list[tuple[float, float]]) -> float:
+    return 1000.0 * sum(
+        _haversine_km(a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(coords)
+    )
+
+
+class _Collector:
+    """Turns OSM objects into index rows as pyosmium streams them (objects die after a step)."""
+
+    def __init__(self) -> None:
+        self.rows: list[_Row] = []
+        self.streets: dict[tuple[str, int, int], _Street] = {}
+        self.bbox = [math.inf, math.inf, -math.inf, -math.inf]
+
+    def objects(self, osm_id: str, tags: dict[str, str], lat: float, lon: float) -> None:
+        """Rows for one object located at (lat, lon): a place, a POI, a charger, an address."""
+        name = tags.get("name", "").strip()
+        if tags.get("amenity") == "charging_station":
+            label = next(
+                (tags[k].strip() for k in ("name", "operator", "brand", "network") if tags.get(k)),
+                "Charging station",
+            )
+            names = _search_names(tags, label) + tuple(
+                tags[k] for k in ("operator", "brand", "network") if tags.get(k)
+            )
+            names = tuple(dict.fromkeys(names + CHARGING_ALIASES))
+            self._add(
+                osm_id, label, "charging_station", "amenity=charging_station", lat, lon, tags, names
+            )
+        elif name and tags.get("place"):
+            category = f"place={tags['place']}"
+            self._add(osm_id, name, "place", category, lat, lon, tags, _search_names(tags, name))
+        elif name:
+            poi = _category(tags) or ("type=multipolygon" if osm_id[0] == "r" else None)
+            if poi:
+                names = _search_names(tags, name)
+                self._add(osm_id, name, "poi", poi, lat, lon, tags, names)
+        street, number = tags.get("addr:street", "").strip(), tags.get("addr:housenumber", "")
+        if street and number.strip():
+            label = f"{street} {number.strip()}"
+            names = (label,) + ((tags["addr:housename"],) if tags.get("addr:housename") else ())
+            category = f"building={tags['building']}" if tags.get("building") else "address"
+            self._add(osm_id, label, "address", category, lat, lon, tags, names)
+
+    def _add(
+        self,
+        osm_id: str,
+        name: str,
+        kind: str,
+        category: str,
+        lat: float,
+        lon: float,
+        tags: dict[str, str],
+        names: tuple[str, ...],
+    ) -> None:
+        self.rows.append(_Row(osm_id, name, kind, category, lat, lon, tags, names))
+
+    def way(self, way_id: int, tags: dict[str, str], coords: list[tuple[float, float]]) -> None:
+        """A way: part of a street, of the drivable network, or a place drawn as an outline."""
+        if not coords:
+            return
+        highway = tags.get("highway", "")
+        closed = len(coords) > 2 and coords[0] == coords[-1]
+        if highway in CAR_HIGHWAYS and "no" not in (tags.get("access"), tags.get("motor_vehicle")):
+            lats, lons = [c[0] for c in coords], [c[1] for c in coords]
+            self.bbox[0] = min(self.bbox[0], min(lons))
+            self.bbox[1] = min(self.bbox[1], min(lats))
+            self.bbox[2] = max(self.bbox[2], max(lons))
+            self.bbox[3] = max(self.bbox[3], max(lats))
+        is_area = closed and (not highway or tags.get("area") == "yes")
+        name = tags.get("name", "").strip()
+        if highway and not is_area:
+            if name and highway not in NOT_STREETS:
+                self._street(way_id, name, tags, coords)
+            return
+        if is_area:
+            ring = coords[:-1]
+            lat = sum(c[0] for c in ring) / len(ring)
+            lon = sum(c[1] for c in ring) / len(ring)
+        else:
+            lat, lon = coords[len(coords) // 2]
+        self.objects(f"w{way_id}", tags, lat, lon)
+
+    def _street(
+        self, way_id: int, name: str, tags: dict[str, str], coords: list[tuple[float, float]]
+    ) -> None:
+        lat, lon = coords[len(coords) // 2]
+        key = (name, math.floor(lat / STREET_CELL_DEG), math.floor(lon / STREET_CELL_DEG))
+        length = _way_length_m(coords)
+        known = self.streets.get(key)
+        if known is None or length > known.length_m:
+            self.streets[key] = _Street(length, f"w{way_id}", lat, lon, tags)
+
+    def finish(self) -> None:
+        """Turn the streets gathered way by way into rows."""
+        for (name, _, _), street in sorted(self.streets.items()):
+            category = f"highway={street.tags.get('highway', 'road')}"
+            names = _search_names(street.tags, name)
+            self._add(
+                street.osm_id, name, "street", category, street.lat, street.lon, street.tags, names
+            )
+        self.streets.clear()
+
+
+def _read_pbf(pbf: Path, progress: Fraction) -> _Collector:
+    import osmium
+
+    collector = _Collector()
+    # OSM files list nodes, then ways, then relations; areas are assembled at the end
+    phase_start = {"n": 0.02, "w": 0.45, "r": 0.65, "a": 0.7}
+    phase = ""
+    try:
+        for obj in osmium.FileProcessor(str(pbf)).with_locations().with_areas():
+            kind = obj.type_str()
+            if kind != phase:
+                phase = kind
+                progress(phase_start.get(kind, 0.7))
+            if not len(obj.tags):
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                if obj.location.valid():
+                    lat, lon = obj.location.lat, obj.location.lon
+                    collector.objects(f"n{obj.id}", dict(obj.tags), lat, lon)
+            elif isinstance(obj, osmium.osm.Way):
+                coords = [(n.lat, n.lon) for n in obj.nodes if n.location.valid()]
+                collector.way(obj.id, dict(obj.tags), coords)
+            elif isinstance(obj, osmium.osm.Area) and not obj.from_way():
+                ring = [
+                    (n.lat, n.lon)
+                    for outer in obj.outer_rings()
+                    for n in outer
+                    if n.location.valid()
+                ]
+                if ring:
+                    lat = sum(c[0] for c in ring) / len(ring)
+                    lon = sum(c[1] for c in ring) / len(ring)
+                    collector.objects(f"r{obj.orig_id()}", dict(obj.tags), lat, lon)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise MapError(
+            f"cannot read {pbf} as an OpenStreetMap PBF file ({exc}); the file is probably "
+            "corrupt or truncated: download the extract again"
+        ) from None
+    collector.finish()
+    return collector
+
+
+_SCHEMA: Final = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE places (
+    id INTEGER PRIMARY KEY,
+    osm_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    category TEXT NOT NULL,
+    importance INTEGER NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    tags TEXT NOT NULL
+);
+CREATE TABLE names (place_id INTEGER NOT NULL REFERENCES places(id), norm TEXT NOT NULL);
+"""
+_INDEXES: Final = """
+CREATE INDEX names_norm ON names(norm);
+CREATE INDEX places_kind ON places(kind);
+CREATE INDEX places_lat ON places(lat);
+"""
+
+
+def _write_sqlite(collector: _Collector, path: Path, pbf: Path, progress: Fraction) -> bool:
+    """Write the rows into a new SQLite file at `path`; whether FTS5 was available."""
+    db = sqlite3.connect(path)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        try:
+            db.execute(
+                "CREATE VIRTUAL TABLE names_fts USING fts5(norm, place_id UNINDEXED, "
+                "tokenize='unicode61 remove_diacritics 2')"
+            )
+            fts = True
+        except sqlite3.OperationalError:
+            fts = False
+        places, names = [], []
+        for pid, row in enumerate(collector.rows, start=1):
+            places.append(
+                (
+                    pid,
+                    row.osm_id,
+                    row.name,
+                    row.kind,
+                    row.category,
+                    _importance(row.kind, row.category),
+                    row.lat,
+                    row.lon,
+                    json.dumps(row.tags, ensure_ascii=False, sort_keys=True),
+                )
+            )
+            for norm in dict.fromkeys(normalize(n) for n in row.names):
+                if norm:
+                    names.append((pid, norm))
+        db.executemany("INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", places)
+        db.executemany("INSERT INTO names VALUES (?, ?)", names)
+        progress(0.85)
+        if fts:
+            db.execute("INSERT INTO names_fts (norm, place_id) SELECT norm, place_id FROM names")
+        db.executescript(_INDEXES)
+        meta = {
+            "format": str(FORMAT_VERSION),
+            "source": str(pbf),
+            "bbox": json.dumps(collector.bbox),
+            "fts5": "1" if fts else "0",
+        }
+        db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+        db.commit()
+        db.execute("ANALYZE")
+        db.commit()
+    finally:
+        db.close()
+    return fts
+
+
+def build_index(pbf: Path, out: Path, progress: Fraction = _no_progress) -> IndexStats:
+    """Index the places of the OpenStreetMap extract `pbf` into the SQLite file `out`.
+
+    The file is written beside `out` and renamed over it at the end, so a failed build (a
+    corrupt PBF raises `MapError`) leaves an older index as it was. `progress` gets the
+    fraction done, 0..1.
+    """
+    pbf, out = Path(pbf), Path(out)
+    if not pbf.is_file():
+        raise MapError(f"no such OpenStreetMap file: {pbf}")
+    progress(0.0)
+    collector = _read_pbf(pbf, progress)
+    progress(0.75)
+    if not math.isfinite(collector.bbox[0]):
+        if not collector.rows:
+            raise MapError(f"{pbf} holds no roads and no places: it is not a usable map extract")
+        lats = [r.lat for r in collector.rows]
+        lons = [r.lon for r in collector.rows]
+        collector.bbox = [min(lons), min(lats), max(lons), max(lats)]
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        _write_sqlite(collector, tmp, pbf, progress)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    progress(1.0)
+    b = collector.bbox
+    return IndexStats(
+        places=len(collector.rows),
+        bbox=(b[0], b[1], b[2], b[3]),
+        charging_stations=sum(1 for r in collector.rows if r.kind == "charging_station"),
+    )
+
+
+# ------------------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True)
+class _Hit:
+    tier: int
+    """0 exact name, 1 name prefix, 2 word match, 3 close spelling."""
+    similarity: float
+    row: tuple[Any, ...]
+    """osm_id, name, kind, category, lat, lon, importance, id (see `PlaceIndex._COLUMNS`)."""
+    distance_km: float
+
+    def key(self) -> tuple[float, ...]:
+        """Sort key: exact names, then partial matches by importance, then close spellings."""
+        near, importance, length = round(self.distance_km, 1), self.row[6], len(self.row[1])
+        if self.tier == 0:
+            return (0, importance, near, length)
+        if self.tier in (1, 2):
+            return (1, importance, self.tier, near, length)
+        return (3, -round(self.similarity, 2), importance, self.distance_km)
+
+    def same_as(self, other: _Hit) -> bool:
+        """The same name and category within 300 m: three tram stops of one name, say."""
+        a, b = self.row, other.row
+        return a[1] == b[1] and a[3] == b[3] and _haversine_km(a[4], a[5], b[4], b[5]) < 0.3
+
+
+class PlaceIndex:
+    """A read-only view of a map's `places.sqlite`; safe to share between threads."""
+
+    def __init__(self, path: Path, *, map_name: str | None = None) -> None:
+        self.path = Path(path)
+        self.map_name = map_name or self.path.parent.name or str(self.path)
+        if not self.path.is_file():
+            raise MapError(
+                f"no place index at {self.path}: rebuild the map with 'carmind map build'"
+            )
+        try:
+            self._db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise MapError(
+                f"the place index {self.path} is unreadable ({exc}): rebuild the map"
+            ) from None
+        if meta.get("format") != str(FORMAT_VERSION):
+            raise MapError(
+                f"the place index {self.path} was built by another carmind version: rebuild the map"
+            )
+        self._fts = meta.get("fts5") == "1"
+        bbox = json.loads(meta["bbox"])
+        self.bbox: tuple[float, float, float, float] = (bbox[0], bbox[1], bbox[2], bbox[3])
+        self._lock = threading.Lock()
+        self._norms: list[str] | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __len__(self) -> int:
+        return int(self._query("SELECT count(*) FROM places")[0][0])
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, tuple(params)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise MapError(
+                f"the place index {self.path} is unreadable ({exc}): rebuild the map"
+            ) from None
+
+    def _places(self, ids: list[int]) -> list[Place]:
+        """The places with these row ids, in this order, tags and all."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        rows = self._query(
+            f"SELECT id, osm_id, name, kind, category, lat, lon, tags FROM places "
+            f"WHERE id IN ({marks})",
+            ids,
+        )
+        by_id = {
+            row[0]: Place(
+                name=row[2],
+                kind=row[3],
+                category=row[4],
+                lat=row[5],
+                lon=row[6],
+                tags=json.loads(row[7]),
+                osm_id=row[1],
+            )
+            for row in rows
+        }
+        return [by_id[i] for i in ids]
+
+    _COLUMNS: Final = "p.osm_id, p.name, p.kind, p.category, p.lat, p.lon, p.importance, p.id"
+
+    def _candidates(self, where: str, params: tuple[Any, ...], kind: str | None) -> list[Any]:
+        kind_sql = " AND p.kind = ?" if kind else ""
+        return self._query(
+            f"SELECT {self._COLUMNS}, n.norm FROM names n JOIN places p ON p.id = n.place_id "
+            f"WHERE {where}{kind_sql} LIMIT {_CANDIDATES}",
+            params + ((kind,) if kind else ()),
+        )
+
+    def _fts_candidates(self, query: str, kind: str | None) -> list[Any]:
+        if self._fts:
+            match = " ".join(f'"{token}"*' for token in query.split())
+            kind_sql = " AND p.kind = ?" if kind else ""
+            return self._query(
+                f"SELECT {self._COLUMNS}, f.norm FROM names_fts f JOIN places p "
+                f"ON p.id = f.place_id WHERE names_fts MATCH ?{kind_sql} LIMIT {_CANDIDATES}",
+                (match,) + ((kind,) if kind else ()),
+            )
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._candidates("n.norm LIKE ? ESCAPE '\\'", (pattern,), kind)
+
+    def _all_norms(self) -> list[str]:
+        if self._norms is None:
+            self._norms = [row[0] for row in self._query("SELECT DISTINCT norm FROM names")]
+        return self._norms
+
+    def _hits(
+        self, text: str, near: tuple[float, float] | None, kind: str | None, limit: int
+    ) -> list[_Hit]:
+        if kind is not None and kind not in KINDS:
+            raise LocationError(f"unknown kind of place {kind!r}: choose one of {', '.join(KINDS)}")
+        query = normalize(text)
+        if not query:
+            return []
+        found: dict[int, _Hit] = {}
+
+        def add(rows: list[Any], tier: int, similarity: float = 1.0) -> None:
+            for row in rows:
+                pid = row[7]
+                if pid in found and found[pid].tier <= tier:
+                    continue
+                dist = _haversine_km(near[0], near[1], row[4], row[5]) if near else 0.0
+                found[pid] = _Hit(tier, similarity, tuple(row[:8]), dist)
+
+        add(self._candidates("n.norm = ?", (query,), kind), 0, 1.0)
+        add(self._candidates("n.norm > ? AND n.norm < ?", (query, query + "\U0010ffff"), kind), 1)
+        add(self._fts_candidates(query, kind), 2)
+        if not found:  # close spellings only when nothing matches as typed
+            close = difflib.get_close_matches(
+                query, self._all_norms(), n=limit * 2, cutoff=FUZZY_CUTOFF
+            )
+            for norm in close:
+                rows = self._candidates("n.norm = ?", (norm,), kind)
+                add(rows, 3, difflib.SequenceMatcher(None, query, norm).ratio())
+        hits = sorted(found.values(), key=_Hit.key)
+        kept: list[_Hit] = []
+        for hit in hits:
+            if any(hit.same_as(k) for k in kept):
+                continue
+            kept.append(hit)
+            if len(kept) >= limit:
+                break
+        return kept
+
+    def search(
+        self,
+        text: str,
+        *,
+        near: tuple[float, float] | None = None,
+        kind: str | None = None,
+        limit: int = 10,
+    ) -> list[Place]:
+        """Places whose name (or alternative name) matches `text`, best first.
+
+        Exact names come first, then names starting with `text`, then names containing its
+        words, then close spellings; ties go to the more important kind of place, then to the
+        one nearest `near` (lat, lon).
+        """
+        if limit < 1:
+            raise LocationError(f"limit must be at least 1, got {limit}")
+        return self._places([hit.row[7] for hit in self._hits(text, near, kind, limit)])
+
+    def resolve(self, text: str, near: tuple[float, float] | None = None) -> Place:
+        """The place `text` names, or `LocationError` with the closest names as suggestions."""
+        hits = self._hits(text, near, None, 5)
+        if hits and (hits[0].tier < 3 or hits[0].similarity >= RESOLVE_FUZZY_MIN):
+            return self._places([hits[0].row[7]])[0]
+        suggestions = list(dict.fromkeys(hit.row[1] for hit in hits))[:3]
+        hint = (
+            f"did you mean: {', '.join(suggestions)}?"
+            if suggestions
+            else "give a street, a square, an address or coordinates such as 60.1699,24.9384"
+        )
+        raise LocationError(
+            f"no place called '{text.strip()}' on the map '{self.map_name}'; {hint}"
+        )
+
+    def charging_stations(self) -> list[Place]:
+        """Every charging station on the map, named or not."""
+        rows = self._query(
+            f"SELECT {self._COLUMNS} FROM places p WHERE p.kind = 'charging_station' ORDER BY p.id"
+        )
+        return self._places([row[7] for row in rows])
+
+    def nearest(
+        self, lat: float, lon: float, kind: str | None = None, limit: int = 5
+    ) -> list[Place]:
+        """The `limit` places nearest to (lat, lon), nearest first, optionally of one kind."""
+        if kind is not None and kind not in KINDS:
+            raise LocationError(f"unknown kind of place {kind!r}: choose one of {', '.join(KINDS)}")
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            raise LocationError(
+                f"{lat},{lon} is not a coordinate (latitude -90..90, longitude -180..180)"
+            )
+        if limit < 1:
+            raise LocationError(f"limit must be at least 1, got {limit}")
+        kind_sql = " AND p.kind = ?" if kind else ""
+        extra: tuple[Any, ...] = (kind,) if kind else ()
+        # distances in degrees of latitude on a local flat projection; grow a box around the
+        # point until the limit-th nearest place lies within the circle the box encloses
+        scale = max(math.cos(math.radians(lat)), 0.01)
+        radius = 0.002
+        while True:
+            rows = self._query(
+                f"SELECT {self._COLUMNS}, (p.lat - ?) * (p.lat - ?) "
+                f"+ ((p.lon - ?) * ?) * ((p.lon - ?) * ?) AS d2 FROM places p "
+                f"WHERE p.lat BETWEEN ? AND ? AND p.lon BETWEEN ? AND ?{kind_sql} "
+                f"ORDER BY d2 LIMIT ?",
+                (
+                    lat,
+                    lat,
+                    lon,
+                    scale,
+                    lon,
+                    scale,
+                    lat - radius,
+                    lat + radius,
+                    lon - radius / scale,
+                    lon + radius / scale,
+                    *extra,
+                    limit,
+                ),
+            )
+            enclosed = len(rows) >= limit and math.sqrt(rows[-1][8]) <= radius
+            if enclosed or radius >= 360.0:
+                break
+            radius *= 4
+        return self._places([row[7] for row in rows])
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+_COORDS: Final = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*,\s*([+-]?\d+(?:\.\d+)?)\s*")
+_LOOKS_NUMERIC: Final = re.compile(r"[\d\s.,;:+-]+|[+-]?\d+\.\d*\s*,.*")
+EXAMPLE_COORDS: Final = "60.1699,24.9384"
+
+
+def parse_location(text: str, index: PlaceIndex | None) -> tuple[float, float, str]:
+    """(lat, lon, label) of `text`: `latitude,longitude` in decimal degrees or a place name.
+
+    Text that is clearly meant as coordinates but is not valid (`91,24`, `60.1,abc`) raises
+    `LocationError` rather than being looked up as a name.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise LocationError(
+            f"empty location: give a place name or latitude,longitude such as {EXAMPLE_COORDS}"
+        )
+    match = _COORDS.fullmatch(stripped)
+    if match:
+        lat, lon = float(match.group(1)), float(match.group(2))
+        if not -90.0 <= lat <= 90.0:
+            raise LocationError(
+                f"'{stripped}': latitude {match.group(1)} is outside -90..90 "
+                f"(write latitude first, such as {EXAMPLE_COORDS})"
+            )
+        if not -180.0 <= lon <= 180.0:
+            raise LocationError(f"'{stripped}': longitude {match.group(2)} is outside -180..180")
+        return lat, lon, f"{lat:.6f},{lon:.6f}"
+    if _LOOKS_NUMERIC.fullmatch(stripped):
+        raise LocationError(
+            f"'{stripped}' is not a valid coordinate: write latitude,longitude in decimal "
+            f"degrees, such as {EXAMPLE_COORDS}"
+        )
+    if index is None:
+        raise LocationError(
+            f"'{stripped}' is not a coordinate and there is no place index to look it up: "
+            f"give latitude,longitude such as {EXAMPLE_COORDS}, or build the map"
+        )
+    place = index.resolve(stripped)
+    return place.lat, place.lon, place.name
