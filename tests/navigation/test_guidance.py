@@ -140,3 +140,35 @@ def test_the_route_driver_brakes_for_the_end() -> None:
     assert pose.heading == pytest.approx(0.0, abs=0.5)
     driver.advance(10.0)
     assert driver.finished and driver.target_speed_mps() == 0.0
+
+
+def test_a_jam_on_the_route_brings_a_reroute_offer(map_copy: MapInfo) -> None:
+    """Live speeds written into the map's traffic file (in place, the router already open)."""
+    from datetime import UTC, datetime
+
+    from carmind.navigation.engine import LatLon
+    from carmind.navigation.traffic.valhalla_io import LiveTrafficFile
+
+    nav = Navigation(map_copy.paths.root)
+    now = datetime.now(UTC)
+    route = nav.route(LatLon(60.1704, 24.9414), LatLon(60.1787, 24.9515), depart=now)
+    assert nav.reroute_offer(route, 0, depart=now) is None
+    walked = nav.router.call(
+        "trace_attributes",
+        {
+            "encoded_polyline": route.raw["legs"][0]["shape"],
+            "shape_match": "edge_walk",
+            "costing": "auto",
+            "filters": {"attributes": ["edge.id"], "action": "include"},
+        },
+    )
+    edges = [int(e["id"]) for e in walked["edges"]]
+    middle = edges[len(edges) // 3 : 2 * len(edges) // 3]  # a jam on the middle third
+    with LiveTrafficFile(map_copy.paths.live_traffic) as live:
+        assert live.replace_all({edge: 4.0 for edge in middle}) == len(set(middle))
+    jammed = nav.retime(route, 0, depart=now)
+    assert jammed.duration_s > route.duration_s + 60
+    offer = nav.reroute_offer(route, 0, depart=now, margin_s=30, margin_pct=5)
+    assert offer is not None
+    assert offer.saving_s >= 30 and offer.route.duration_s < jammed.duration_s
+    assert "saves" in offer.text("en") and "分钟" in offer.text("zh")

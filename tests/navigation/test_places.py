@@ -12,14 +12,8 @@ import pytest
 from carmind.navigation.engine import LatLon, haversine_m
 from carmind.navigation.errors import LocationError, MapError
 from carmind.navigation.maps import default_pbf
-from carmind.navigation.places import (
-    IndexStats,
-    Place,
-    PlaceIndex,
-    build_index,
-    normalize,
-    parse_location,
-)
+from carmind.navigation.place_index_build import IndexStats, build_index
+from carmind.navigation.places import Place, PlaceIndex, normalize, parse_location
 
 SENATE_SQUARE = "r2919121"
 CATHEDRAL = "w419479428"

@@ -11,6 +11,7 @@ from carmind import __version__
 from carmind.cli import assistant, can, nav, say, signals, sim, token
 from carmind.cli import listen as listen_cmd
 from carmind.cli import run as run_cmd
+from carmind.cli import trip as trip_cmd
 from carmind.cli.common import err_console
 from carmind.errors import CarmindError
 
@@ -28,6 +29,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(can.app, name="can")
 app.add_typer(nav.app, name="map")
 app.command("route")(nav.route)
+app.command("trip")(trip_cmd.trip)
 app.command("run")(run_cmd.run)
 app.command("say")(say.say)
 app.command("listen")(listen_cmd.listen)

@@ -205,9 +205,11 @@ def _with_guidance(hub: Hub, cfg: Config, map_dir: str | None, lang: str) -> Hub
         language=lang if hub.assistant is not None else cfg.navigation.language,
         margin_s=cfg.navigation.reroute_margin_s,
         margin_pct=cfg.navigation.reroute_margin_pct,
+        routines=hub.assistant.engine.routines if hub.assistant is not None else None,
     )
     if hub.assistant is not None:
         hub.assistant.services["navigation"] = guidance.handle_request
+        hub.assistant.engine.distance = guidance.road_distance
     return Hub(hub.broker, hub.session, hub.assistant, guidance)
 
 

@@ -16,30 +16,32 @@ destination no road reaches.
 
 from __future__ import annotations
 
-import itertools
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from carmind.navigation.engine import LatLon, Route, Router, TrafficMode, haversine_m
+from carmind.navigation.engine import (
+    LatLon,
+    Route,
+    Router,
+    TrafficMode,
+    haversine_m,
+)
 from carmind.navigation.errors import NavigationError
 from carmind.navigation.maps import MapInfo, open_map
 
 if TYPE_CHECKING:
     from carmind.navigation.places import Place, PlaceIndex
 
+log = logging.getLogger(__name__)
+
 DEPARTURE_BUFFER_S: Final = 5 * 60.0
 """Margin kept between the predicted arrival and the time to be there (s): ETAs learned from
 traffic are within 10 % on most trips, which for the 10-30 min trips of a city is 1-3 min, and
 parking takes a few minutes more."""
-
-REROUTE_SAMPLE_M: Final = 700.0
-"""Spacing of the points that pin the current route when it is re-timed with live traffic (m):
-close enough that Valhalla cannot leave the route between two of them in a city."""
-
-MAX_PINS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -298,26 +300,32 @@ class Navigation:
     def retime(self, route: Route, start_index: int, *, depart: datetime | None = None) -> Route:
         """The rest of `route` from shape point `start_index`, timed with the traffic now.
 
-        The route is pinned with pass-through points every `REROUTE_SAMPLE_M` so Valhalla keeps
-        to it; its duration is then what the current route costs with live speeds.
+        The path stays as it is: its edges are walked with Valhalla's map matching, timed with
+        the learned speeds, and each edge's live speed is blended in as Valhalla blends it
+        (`carmind.navigation.timing`).
         """
+        from carmind.navigation.timing import blended_seconds, walk
+        from carmind.navigation.traffic.valhalla_io import LiveTrafficFile
+
         shape = route.shape[start_index:]
         if len(shape) < 2:
             raise NavigationError("the route has been driven to its end")
-        pins: list[LatLon] = []
-        travelled = 0.0
-        for (lat1, lon1), (lat2, lon2) in itertools.pairwise(shape):
-            travelled += haversine_m(LatLon(lat1, lon1), LatLon(lat2, lon2))
-            if travelled >= REROUTE_SAMPLE_M:
-                pins.append(LatLon(lat2, lon2))
-                travelled = 0.0
-        if len(pins) > MAX_PINS:
-            step = math.ceil(len(pins) / MAX_PINS)
-            pins = pins[::step]
-        end = LatLon(*shape[-1])
-        pins = [p for p in pins if haversine_m(p, end) > 50.0]
-        return self.router.route(
-            LatLon(*shape[0]), end, depart=depart, traffic="live", via=pins, language=route.language
+        start = (depart or datetime.now(UTC)).astimezone(UTC)
+        edges = walk(self.router, shape, start)
+        with LiveTrafficFile(self.map.paths.live_traffic) as live_file:
+            live = {e.edge_id: kph for e in edges if (kph := live_file.read(e.edge_id)) is not None}
+        duration = blended_seconds(edges, live)
+        left_m = sum(e.length_m for e in edges)
+        return replace(
+            route,
+            origin=LatLon(*shape[0]),
+            distance_m=left_m,
+            duration_s=duration,
+            departure=start,
+            arrival=start + timedelta(seconds=duration),
+            maneuvers=tuple(m for m in route.maneuvers if m.end_shape_index > start_index),
+            shape=tuple(shape),
+            traffic="live",
         )
 
     def reroute_offer(

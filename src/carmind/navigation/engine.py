@@ -265,6 +265,7 @@ class Router:
         language: str = "en",
         alternates: int = 0,
         costing: str = "auto",
+        via_headings: Sequence[float] = (),
     ) -> dict[str, Any]:
         if depart is not None and arrive is not None:
             raise NavigationError("give a departure or an arrival time, not both")
@@ -277,8 +278,11 @@ class Router:
         locations: list[dict[str, Any]] = [
             {"lat": p.lat, "lon": p.lon, "search_cutoff": SEARCH_CUTOFF_M} for p in points
         ]
-        for middle in locations[1:-1]:
+        for i, middle in enumerate(locations[1:-1]):
             middle["type"] = "through"  # pass by, no stop: keeps to a given path
+            if i < len(via_headings):
+                middle["heading"] = round(via_headings[i]) % 360
+                middle["heading_tolerance"] = 30
         req: dict[str, Any] = {
             "locations": locations,
             "costing": costing,
@@ -310,6 +314,7 @@ class Router:
         language: str = "en",
         alternates: int = 0,
         via: Sequence[LatLon] = (),
+        via_headings: Sequence[float] = (),
     ) -> list[Route]:
         """The best route and up to `alternates` others, best first."""
         self.check_on_map(origin, destination, *via)
@@ -320,6 +325,7 @@ class Router:
             traffic=traffic,
             language=language,
             alternates=alternates,
+            via_headings=via_headings,
         )
         if origin == destination and not via:
             raise NavigationError(f"the origin and the destination are the same point ({origin})")
@@ -340,6 +346,7 @@ class Router:
         traffic: TrafficMode = "historical",
         language: str = "en",
         via: Sequence[LatLon] = (),
+        via_headings: Sequence[float] = (),
     ) -> Route:
         return self.routes(
             origin,
@@ -349,6 +356,7 @@ class Router:
             traffic=traffic,
             language=language,
             via=via,
+            via_headings=via_headings,
         )[0]
 
     def _route(

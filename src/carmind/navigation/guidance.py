@@ -20,17 +20,26 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from carmind.errors import CarmindError
-from carmind.navigation.api import Navigation, RerouteOffer, nearest_shape_index, segment_speeds
+from carmind.navigation.api import (
+    DepartureAdvice,
+    Navigation,
+    RerouteOffer,
+    nearest_shape_index,
+    segment_speeds,
+)
 from carmind.navigation.engine import LatLon, Route, haversine_m
 from carmind.navigation.narrative import distance_phrase
 from carmind.signals.broker import Client, ProviderHandle
 from carmind.signals.catalog import Value
+
+if TYPE_CHECKING:
+    from carmind.assistant.suggestions import Position, RouteDistance, Routine
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,12 @@ REROUTE_EVERY_S: Final = 60.0
 """How often live traffic is asked for a faster route (s)."""
 OFF_ROUTE_M: Final = 60.0
 """Farther than this from where the distance driven puts it, the car has left the route (m)."""
+ADVICE_EVERY_S: Final = 300.0
+"""How often departure advice for the driver's routines is refreshed (s)."""
+ADVICE_AHEAD_S: Final = 3600.0
+"""Advice is given for a routine whose usual departure is within this time (s)."""
+NEAR_ORIGIN_M: Final = 500.0
+"""A routine is advised only when the car is parked near where it starts (m)."""
 ARRIVED_M: Final = 30.0
 """Within this distance of the destination, stopped, the car has arrived (m)."""
 STOPPED_KMH: Final = 2.0
@@ -122,6 +137,7 @@ class GuidanceService:
         language: str = "en",
         margin_s: float = 120.0,
         margin_pct: float = 10.0,
+        routines: Callable[[float], Sequence[Routine]] | None = None,
     ) -> None:
         self.client = client
         self.nav = navigation
@@ -136,6 +152,10 @@ class GuidanceService:
         self._handle: ProviderHandle | None = None
         self._stop = asyncio.Event()
         self.arrivals: list[dict[str, Any]] = []
+        self.routines = routines
+        """The driver's learned routines (the assistant's), for departure advice."""
+        self._advised_at = -math.inf
+        self.advice: DepartureAdvice | None = None
 
     # ---------------------------------------------------------------- hub wiring
 
@@ -294,8 +314,42 @@ class GuidanceService:
                 except CarmindError as exc:
                     log.info("no route to %s: %s", dest, exc)
                 return
+        now = self.clock()
         if self.current is not None:
-            self._update(self.clock())
+            self._update(now)
+        elif self.routines is not None and now - self._advised_at >= ADVICE_EVERY_S:
+            self._advised_at = now
+            self._advise(now)
+
+    def _advise(self, now: float) -> None:
+        """Departure advice for the routine due next from here within `ADVICE_AHEAD_S`."""
+        assert self.routines is not None
+        here = self._position()
+        best: tuple[float, Routine] | None = None
+        for routine in self.routines(now):
+            origin = LatLon(routine.origin.position.latitude, routine.origin.position.longitude)
+            if here is not None and haversine_m(here, origin) > NEAR_ORIGIN_M:
+                continue
+            today = datetime.fromtimestamp(now).astimezone().date()
+            for day in (today, today + timedelta(days=1)):
+                leave = routine.departure_on(day, None)
+                due = leave is not None and now <= leave <= now + ADVICE_AHEAD_S
+                if due and leave is not None and (best is None or leave < best[0]):
+                    best = (leave, routine)
+        advice = None
+        if best is not None:
+            leave, routine = best
+            dest = routine.destination.position
+            try:
+                advice = self.nav.routine_departure(
+                    LatLon(routine.origin.position.latitude, routine.origin.position.longitude),
+                    LatLon(dest.latitude, dest.longitude),
+                    datetime.fromtimestamp(leave, UTC),
+                )
+            except CarmindError as exc:
+                log.info("no departure advice for the routine: %s", exc)
+        self.advice = advice
+        self._publish({NAV + "DepartureAdvice": advice.text(self.language) if advice else ""})
 
     def _update(self, now: float) -> None:
         g = self.current
@@ -369,6 +423,21 @@ class GuidanceService:
                 NAV + "RerouteSaving": 0.0,
             }
         )
+
+    def road_distance(self, origin: Position, destination: Position) -> RouteDistance:
+        """The assistant's distance source: the planned route's length where the map has one."""
+        from carmind.assistant.suggestions import RouteDistance, estimated_road_distance
+
+        estimate = estimated_road_distance(origin, destination)
+        try:
+            route = self.nav.router.route(
+                LatLon(origin.latitude, origin.longitude),
+                LatLon(destination.latitude, destination.longitude),
+                depart=self._now(),
+            )
+        except CarmindError:
+            return estimate  # off this map: the estimate is all there is
+        return RouteDistance(route.distance_m / 1000.0, False, estimate.straight_km)
 
     # ---------------------------------------------------------------- the assistant's requests
 

