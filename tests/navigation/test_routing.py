@@ -204,3 +204,12 @@ def test_retime_follows_the_current_route(nav: Navigation) -> None:
     assert half.distance_m < route.distance_m
     # no faster way exists without traffic: no offer
     assert nav.reroute_offer(route, 0, depart=datetime.now(UTC)) is None
+
+
+def test_an_ev_trip_through_the_api(nav: Navigation) -> None:
+    plan = nav.trip("Rautatientori", "Hakaniemi", profile="tesla-model-3-rwd", soc_pct=60)
+    data = plan.to_json()
+    assert data["needs_stop"] is False and data["stops"] == []
+    assert 59.0 < data["arrival_soc_pct"] < 60.0
+    with pytest.raises(NavigationError, match="reserve"):
+        nav.trip("Rautatientori", "Hakaniemi", profile="tesla-model-3-rwd", soc_pct=5)

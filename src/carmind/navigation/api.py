@@ -35,6 +35,7 @@ from carmind.navigation.maps import MapInfo, open_map
 
 if TYPE_CHECKING:
     from carmind.navigation.places import Place, PlaceIndex
+    from carmind.navigation.trip import TripPlan
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,37 @@ class Navigation:
         depart: datetime | None = None,
     ) -> datetime:
         return self.route(origin, destination, depart=depart).arrival
+
+    def trip(
+        self,
+        origin: str | LatLon | Waypoint,
+        destination: str | LatLon | Waypoint,
+        *,
+        profile: str,
+        soc_pct: float,
+        reserve_pct: float = 10.0,
+        ambient_c: float = 20.0,
+        hvac: bool = True,
+        depart: datetime | None = None,
+        stations_csv: Path | None = None,
+    ) -> TripPlan:
+        """An EV trip with charging stops as needed (docs/trip.md): the fastest that arrives,
+        and reaches every charger, above `reserve_pct`."""
+        from carmind.navigation.consumption import Conditions
+        from carmind.navigation.stations import load_stations_csv
+        from carmind.navigation.trip import TripPlanner, TripRequest
+        from carmind.vehicle.profiles import get_profile
+
+        request = TripRequest(
+            profile=get_profile(profile),
+            start_soc_pct=soc_pct,
+            reserve_pct=reserve_pct,
+            conditions=Conditions(ambient_c=ambient_c, hvac=hvac),
+            depart=depart,
+            extra_stations=tuple(load_stations_csv(stations_csv)) if stations_csv else (),
+        )
+        a, b = self.locate(origin), self.locate(destination)
+        return TripPlanner(self.map, self.router).plan(a.point, b.point, request)
 
     # ------------------------------------------------------------------ recommendations
 
