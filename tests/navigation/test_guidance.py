@@ -172,3 +172,21 @@ def test_a_jam_on_the_route_brings_a_reroute_offer(map_copy: MapInfo) -> None:
     assert offer is not None
     assert offer.saving_s >= 30 and offer.route.duration_s < jammed.duration_s
     assert "saves" in offer.text("en") and "分钟" in offer.text("zh")
+
+
+def test_the_assistant_asks_about_a_faster_route() -> None:
+    from carmind.assistant.suggestions import RuleContext, Snapshot
+    from carmind.assistant.suggestions.navigation_rules import faster_route
+
+    offer = Snapshot.of(
+        {
+            NAV + "RerouteSaving": 240.0,
+            NAV + "RerouteOffer": "Faster route found via Unioninkatu: saves 4 min.",
+        }
+    )
+    suggestion = faster_route(offer, RuleContext(now=0.0))
+    assert suggestion is not None
+    assert "4 min" in suggestion.text["en"] and "4 分钟" in suggestion.text["zh"]
+    assert "Unioninkatu" in suggestion.reason["en"]
+    assert [(a.path, a.value) for a in suggestion.actions] == [(NAV + "AcceptReroute", True)]
+    assert faster_route(Snapshot.of({NAV + "RerouteSaving": 0.0}), RuleContext(now=0.0)) is None

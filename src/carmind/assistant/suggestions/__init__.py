@@ -36,8 +36,9 @@ from carmind.assistant.suggestions.routines import Place, PlaceLabel, Routine, l
 from carmind.assistant.suggestions.rules import Rule, RuleContext
 from carmind.assistant.suggestions.safety import interruption_blockers, is_safe_to_interrupt
 from carmind.assistant.suggestions.snapshot import Reading, Snapshot
-from carmind.assistant.suggestions.store import StoreError, SuggestionStore, default_data_dir
+from carmind.assistant.suggestions.store import StoreError, SuggestionStore
 from carmind.assistant.suggestions.triplog import TripLog
+from carmind.paths import default_data_dir
 
 __all__ = [
     "COOLDOWN_S",

@@ -16,6 +16,7 @@ from typing import Final
 
 from carmind.assistant.suggestions.geo import DistanceSource, estimated_road_distance
 from carmind.assistant.suggestions.model import Suggestion, SuggestionError, kind_of
+from carmind.assistant.suggestions.navigation_rules import NAVIGATION_RULES
 from carmind.assistant.suggestions.routine_rules import ROUTINE_RULES
 from carmind.assistant.suggestions.routines import LOOKBACK_WEEKS, Routine, learn_routines
 from carmind.assistant.suggestions.rules import VEHICLE_RULES, Rule, RuleContext
@@ -32,7 +33,7 @@ from carmind.signals.broker import Client
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RULES: Final[tuple[Rule, ...]] = VEHICLE_RULES + ROUTINE_RULES
+DEFAULT_RULES: Final[tuple[Rule, ...]] = VEHICLE_RULES + NAVIGATION_RULES + ROUTINE_RULES
 
 COOLDOWN_S: Final = 30 * 60.0
 """A suggestion offered (or dismissed for now) is not offered again for 30 min: once per drive or

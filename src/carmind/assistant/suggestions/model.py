@@ -33,6 +33,7 @@ class Kind(StrEnum):
     DOORS_UNLOCKED_PARKED = "doors_unlocked_parked"
     PRECONDITION_CABIN = "precondition_cabin"
     ROUTINE_DESTINATION = "routine_destination"
+    FASTER_ROUTE = "faster_route"
 
 
 def texts(*, en: str, zh: str, nl: str) -> Texts:

@@ -27,6 +27,9 @@ LATITUDE: Final = "Vehicle.CurrentLocation.Latitude"
 LONGITUDE: Final = "Vehicle.CurrentLocation.Longitude"
 DEST_LATITUDE: Final = "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Latitude"
 DEST_LONGITUDE: Final = "Vehicle.Cabin.Infotainment.Navigation.DestinationSet.Longitude"
+REROUTE_SAVING: Final = "Vehicle.Carmind.Navigation.RerouteSaving"
+REROUTE_OFFER: Final = "Vehicle.Carmind.Navigation.RerouteOffer"
+ACCEPT_REROUTE: Final = "Vehicle.Carmind.Navigation.AcceptReroute"
 RANGE: Final = "Vehicle.Powertrain.Range"
 SOC: Final = "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current"
 _CHARGING: Final = "Vehicle.Powertrain.TractionBattery.Charging."
@@ -213,6 +216,8 @@ RULE_SIGNALS: Final = (
     LONGITUDE,
     DEST_LATITUDE,
     DEST_LONGITUDE,
+    REROUTE_SAVING,
+    REROUTE_OFFER,
     RANGE,
     SOC,
     IS_CHARGING,
