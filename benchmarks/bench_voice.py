@@ -39,7 +39,7 @@ from carmind.assistant.voice.pronounce import Lexicon, model_dir
 from carmind.assistant.voice.recognizer import Recognizer
 from carmind.assistant.voice.speech import command_sources, load_grammar
 from carmind.assistant.voice.tts import Synthesizer
-from carmind.cli.say import _assistant_config, _conversation
+from carmind.cli.say import assistant_config_from_env, run_conversation
 from carmind.config import Config
 from carmind.vehicle.session import CarSession
 
@@ -187,10 +187,10 @@ def decoder_cost() -> list[dict[str, Any]]:
 
 
 def accuracy(recognizer: Recognizer, synthesizer: Synthesizer) -> list[dict[str, Any]]:
-    car, config = Config(), _assistant_config()
+    car, config = Config(), assistant_config_from_env()
 
     def outcome(text: str) -> tuple[Any, Any]:
-        (turn,) = _conversation(car, config, [text], "en", Seat.DRIVER, {})
+        (turn,) = run_conversation(car, config, [text], "en", Seat.DRIVER, {})
         data = turn.as_dict()
         return data["actions"], data["requests"]
 

@@ -5,6 +5,8 @@ A map is one directory:
     map.json         what it was built from, when, its extent, and the OSM credit
     valhalla.json    the Valhalla configuration that points at the files below
     tiles/           Valhalla's routing graph (valhalla_build_tiles)
+    tiles.pristine/  the graph as built, kept by `carmind traffic learn` so learning again
+                     starts from it (Valhalla adds historical speeds to tiles in place)
     places.sqlite    the place index for search by name (`carmind.navigation.places`)
     traffic.tar      Valhalla's live-traffic file, one speed slot per directed edge
     traffic/         learned historical speeds as Valhalla CSV (after `carmind traffic learn`)
