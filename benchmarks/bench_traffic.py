@@ -102,9 +102,10 @@ def aggregation(tmp: Path) -> tuple[float, float, dict[str, object]]:
 def matching(tmp: Path) -> tuple[int, float, float, int]:
     from carmind.navigation.engine import Router
     from carmind.navigation.maps import build_map
+    from carmind.navigation.traffic.congestion import WorldParams
     from carmind.navigation.traffic.matching import match_probes
     from carmind.navigation.traffic.probes import read_probes
-    from carmind.navigation.traffic.world import WorldParams, simulate
+    from carmind.navigation.traffic.world import simulate
 
     info = build_map(None, tmp / "helsinki")
     sim = simulate(

@@ -81,7 +81,7 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Drive simulated vehicles through a week-patterned traffic world; write their probes."""
-    from carmind.navigation.traffic.world import WorldParams
+    from carmind.navigation.traffic.congestion import WorldParams
     from carmind.navigation.traffic.world import simulate as run
 
     info = _map(map_dir)
@@ -192,6 +192,11 @@ def live(
     c.print(f"  points in window  {data['points_in_window']:>8,} of {data['points_read']:,}")
     c.print(f"  edge traversals   {data['observations']:>8,}")
     c.print(f"  edges with live speeds {data['edges_with_live_speed']:>5,}")
+    if data["points_in_window"] == 0:
+        c.print(
+            "  no probe falls in the window, so every edge's live speed is now unknown; "
+            "to replay a recorded file, give --now with a time inside it"
+        )
 
 
 @app.command("eval")

@@ -1,15 +1,10 @@
 """A simulated traffic world: vehicles driving the map under weekly congestion, as GPS probes.
 
-The world (all randomness from one seed):
-
-- every edge has a true free-flow speed: the map's speed times an edge factor (real roads are
-  faster or slower than the map's default speeds);
-- congestion slows an edge by `depth[road class] x shape(local time of week) x day factor`:
-  weekday rush hours around 08:00 and 16:30 Helsinki time, a daytime plateau, light weekends;
-  arterials lose more speed than residential streets; each day is busier or calmer at random;
-- incidents slow a stretch of road for a while;
-- each vehicle has a driver factor; each edge traversal a little noise; each intersection a
-  delay (Valhalla's modelled transition time, longer in congestion).
+The world (all randomness from one seed) is the congestion model of
+`carmind.navigation.traffic.congestion` (true free-flow speeds, time-of-week congestion by road
+class, day factors, incidents) driven by vehicles: each vehicle has a driver factor; each edge
+traversal a little noise; each intersection a delay (Valhalla's modelled transition time,
+longer in congestion).
 
 Vehicles are commuters (home -> work in the morning, back in the evening on weekdays, errands)
 and fleet cars (trips around the clock). Trips are routed once with Valhalla on free-flow
@@ -27,129 +22,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from carmind.navigation.engine import LatLon, Router
-from carmind.navigation.errors import NavigationError, TrafficDataError
-from carmind.navigation.traffic.matching import ROAD_CLASS_CODE, ROAD_CLASSES
+from carmind.navigation.errors import TrafficDataError
+from carmind.navigation.traffic.congestion import TIMEZONE, Conditions, WorldParams, edge_factors
+from carmind.navigation.traffic.world_routes import RoutePath, route_path, sample_points
 
 WORLD_FORMAT: Final = 1
-TIMEZONE: Final = "Europe/Helsinki"
-WEEK_S: Final = 7 * 86_400
-SLOT_S: Final = 300
-MONDAY_EPOCH: Final = 345_600  # 1970-01-05 00:00 UTC, a Monday
-DEFAULT_START: Final = date(2026, 9, 7)  # a Monday, weeks away from a daylight-saving change
 
 Progress = Callable[[str, float], None]
 
 
 def _no_progress(stage: str, fraction: float) -> None:
     del stage, fraction
-
-
-@dataclass(frozen=True)
-class Congestion:
-    """The world's congestion: how much of its free-flow speed an edge keeps, by local time."""
-
-    morning_peak_h: float = 8.0
-    morning_width_h: float = 0.8
-    evening_peak_h: float = 16.5
-    evening_width_h: float = 1.1
-    evening_weight: float = 0.9
-    daytime_level: float = 0.3
-    weekend_level: float = 0.3
-    weekend_peak_h: float = 13.5
-    weekend_width_h: float = 3.0
-    day_sigma: float = 0.15
-    """Day-to-day variation of congestion (log-normal sigma)."""
-    depth: dict[str, float] = field(
-        default_factory=lambda: {
-            "motorway": 0.55,
-            "trunk": 0.55,
-            "primary": 0.6,
-            "secondary": 0.5,
-            "tertiary": 0.4,
-            "unclassified": 0.25,
-            "residential": 0.15,
-            "service_other": 0.1,
-        }
-    )
-    """Share of free-flow speed lost at full congestion, by Valhalla road class."""
-
-    def shape(self) -> Any:
-        """Congestion intensity 0..1 for each five-minute slot of a local week (Monday 00:00)."""
-        import numpy as np
-
-        h = (np.arange(288) * SLOT_S + SLOT_S / 2) / 3600.0
-
-        def bell(peak: float, width: float) -> Any:
-            return np.exp(-0.5 * ((h - peak) / width) ** 2)
-
-        plateau = 1.0 / (1.0 + np.exp(-(h - 9.5) * 3)) / (1.0 + np.exp((h - 18.5) * 3))
-        weekday = np.maximum.reduce(
-            [
-                bell(self.morning_peak_h, self.morning_width_h),
-                self.evening_weight * bell(self.evening_peak_h, self.evening_width_h),
-                self.daytime_level * plateau,
-            ]
-        )
-        weekend = self.weekend_level * bell(self.weekend_peak_h, self.weekend_width_h)
-        return np.concatenate([weekday] * 5 + [weekend] * 2)
-
-    def depth_by_code(self) -> Any:
-        import numpy as np
-
-        return np.array([self.depth.get(name, 0.1) for name in ROAD_CLASSES])
-
-
-@dataclass(frozen=True)
-class WorldParams:
-    seed: int = 1
-    days: int = 14
-    vehicles: int = 30
-    holdout_days: int = 7
-    start: str = DEFAULT_START.isoformat()
-    """The first day (local date in Helsinki)."""
-    interval_s: float = 5.0
-    gps_sigma_m: float = 5.0
-    fleet_share: float = 0.25
-    edge_factor_range: tuple[float, float] = (0.8, 1.15)
-    """True free-flow speed over the map's speed, per edge (a fixed hash of the edge id)."""
-    driver_sigma: float = 0.06
-    edge_noise_sigma: float = 0.08
-    incidents_per_day: float = 4.0
-    incident_minutes: tuple[float, float] = (20.0, 90.0)
-    incident_factor: tuple[float, float] = (0.25, 0.5)
-    points_pool: int = 24
-    congestion: Congestion = field(default_factory=Congestion)
-
-
-@dataclass(frozen=True)
-class RoutePath:
-    """A route as the world drives it: shape and the edges along it."""
-
-    lat: Any
-    lon: Any
-    cum_m: Any
-    """Distance along the shape at each shape point."""
-    edge_ids: Any
-    edge_class: Any
-    edge_kph: Any
-    edge_start_m: Any
-    edge_end_m: Any
-    transition_s: Any
-
-
-@dataclass(frozen=True)
-class Incident:
-    edges: tuple[int, ...]
-    start: float
-    end: float
-    factor: float
 
 
 @dataclass
@@ -179,19 +69,6 @@ class SimulationResult:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
 
-def edge_factors(edge_ids: Any, seed: int, low: float, high: float) -> Any:
-    """Each edge's true free-flow speed over the map's speed: a fixed hash of the edge id."""
-    import numpy as np
-
-    with np.errstate(over="ignore"):
-        x = np.asarray(edge_ids, dtype=np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    unit = (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    return low + (high - low) * unit
-
-
 def sidecar_paths(out: Path) -> tuple[Path, Path]:
     """(held-out probes, world file) for the probe file `out`."""
     stem = out.name[: -len(out.suffix)] if out.suffix else out.name
@@ -218,13 +95,8 @@ class World:
         self.start_local = datetime.combine(date.fromisoformat(params.start), datetime.min.time())
         self.points: list[LatLon] = []
         self.routes: dict[tuple[int, int], RoutePath | None] = {}
-        self.shape = params.congestion.shape()
-        self.depth = params.congestion.depth_by_code()
-        self.day_factor = self.rng.lognormal(0.0, params.congestion.day_sigma, params.days + 1)
-        self.day0 = self.epoch(0, 0.0)
+        self.conditions = Conditions(params, self.rng, self.epoch(0, 0.0))
         self.vehicles: list[dict[str, Any]] = []
-        self.incidents: list[Incident] = []
-        self._incident_by_edge: dict[int, list[Incident]] = {}
 
     # -------------------------------------------------------------------------- places and trips
 
@@ -232,57 +104,10 @@ class World:
         local = self.start_local + timedelta(days=day, hours=hour)
         return local.replace(tzinfo=self.tz).timestamp()
 
-    def _sample_points(self, n: int) -> list[LatLon]:
-        """`n` points on drivable roads, spread over the map, that can be routed to and from.
-
-        Connectivity is checked against a hub: the candidate that reaches most of a few others
-        (a point on a private or cut-off road reaches none).
-        """
-        b = self.router.map.bbox
-        found: list[LatLon] = []
-        hub: LatLon | None = None
-        for _ in range(20):
-            lats = self.rng.uniform(b[1], b[3], 4 * n)
-            lons = self.rng.uniform(b[0], b[2], 4 * n)
-            req = {
-                "locations": [
-                    {"lat": float(a), "lon": float(o)} for a, o in zip(lats, lons, strict=True)
-                ],
-                "costing": "auto",
-                "verbose": False,
-            }
-            # Valhalla's locate answers a JSON array, one entry per location
-            located = cast(list[dict[str, Any]], self.router.call("locate", req))
-            candidates = [
-                LatLon(float(e[0]["correlated_lat"]), float(e[0]["correlated_lon"]))
-                for e in (item.get("edges") for item in located)
-                if e
-            ]
-            if hub is None and len(candidates) >= 6:
-                scores = [
-                    sum(
-                        self._route_raw(c, o) is not None and self._route_raw(o, c) is not None
-                        for o in candidates[:6]
-                        if o != c
-                    )
-                    for c in candidates[:6]
-                ]
-                hub = candidates[scores.index(max(scores))]
-            if hub is None:
-                continue
-            for p in candidates:
-                if len(found) >= n:
-                    break
-                if p == hub or (self._route_raw(hub, p) and self._route_raw(p, hub)):
-                    found.append(p)
-            if len(found) >= n:
-                return found
-        raise NavigationError(f"the map '{self.router.map.name}' has too few routable roads")
-
     def plan(self) -> list[Trip]:
         """Places, vehicles and every trip of every day, in departure order."""
         p = self.params
-        self.points = self._sample_points(p.points_pool)
+        self.points = sample_points(self.router, self.rng, p.points_pool)
         n_work = max(3, p.points_pool // 4)
         works = list(range(n_work))
         homes = list(range(n_work, p.points_pool))
@@ -332,93 +157,19 @@ class World:
 
     # ----------------------------------------------------------------------------------- routes
 
-    def _route_raw(self, a: LatLon, b: LatLon) -> RoutePath | None:
-        import numpy as np
-        from valhalla.midgard.utils import decode_polyline
-
-        req = self.router.request([a, b], traffic="none")
-        req["directions_type"] = "none"
-        try:
-            trip = self.router.call("route", req)["trip"]
-            shape = np.array(decode_polyline(trip["legs"][0]["shape"], precision=6, order="latlng"))
-            walk = self.router.call(
-                "trace_attributes",
-                {
-                    "shape": [{"lat": float(x), "lon": float(y)} for x, y in shape],
-                    "costing": "auto",
-                    "costing_options": {"auto": {"speed_types": []}},
-                    "shape_match": "edge_walk",
-                    "filters": {
-                        "attributes": [
-                            "edge.id",
-                            "edge.road_class",
-                            "edge.speed",
-                            "edge.begin_shape_index",
-                            "edge.end_shape_index",
-                            "node.transition_time",
-                            "shape",
-                        ],
-                        "action": "include",
-                    },
-                },
-            )
-        except NavigationError:
-            return None
-        edges = walk.get("edges") or []
-        if walk.get("shape"):
-            # the edge shape indexes point into the walked shape, not the route's
-            shape = np.array(decode_polyline(walk["shape"], precision=6, order="latlng"))
-        if len(shape) < 2 or not edges:
-            return None
-        lat, lon = shape[:, 0], shape[:, 1]
-        dy = np.diff(lat) * 111_320.0
-        dx = np.diff(lon) * 111_320.0 * np.cos(np.radians(lat[:-1]))
-        cum = np.concatenate([[0.0], np.cumsum(np.hypot(dx, dy))])
-        begin = np.array([int(e["begin_shape_index"]) for e in edges])
-        end = np.array([int(e["end_shape_index"]) for e in edges])
-        return RoutePath(
-            lat=lat,
-            lon=lon,
-            cum_m=cum,
-            edge_ids=np.array([int(e["id"]) for e in edges], dtype=np.uint64),
-            edge_class=np.array(
-                [ROAD_CLASS_CODE.get(str(e.get("road_class")), 7) for e in edges], dtype=np.int8
-            ),
-            edge_kph=np.array([max(float(e.get("speed", 30.0)), 5.0) for e in edges]),
-            edge_start_m=cum[begin],
-            edge_end_m=cum[end],
-            transition_s=np.array(
-                [float(e.get("end_node", {}).get("transition_time", 0.0)) for e in edges]
-            ),
-        )
-
     def route(self, a: int, b: int) -> RoutePath | None:
         key = (a, b)
         if key not in self.routes:
-            self.routes[key] = self._route_raw(self.points[a], self.points[b])
+            self.routes[key] = route_path(self.router, self.points[a], self.points[b])
         return self.routes[key]
 
     # -------------------------------------------------------------------------------- incidents
 
     def make_incidents(self) -> None:
-        routes = [r for r in self.routes.values() if r is not None and len(r.edge_ids) > 6]
-        p = self.params
-        for day in range(p.days):
-            for _ in range(self.rng.poisson(p.incidents_per_day)):
-                if not routes:
-                    return
-                r = routes[int(self.rng.integers(len(routes)))]
-                length = int(self.rng.integers(4, 11))
-                first = int(self.rng.integers(0, max(1, len(r.edge_ids) - length)))
-                edges = tuple(int(e) for e in r.edge_ids[first : first + length])
-                start = self.epoch(day, float(self.rng.uniform(6.0, 22.0)))
-                minutes = float(self.rng.uniform(*p.incident_minutes))
-                incident = Incident(
-                    edges, start, start + 60 * minutes, float(self.rng.uniform(*p.incident_factor))
-                )
-                self.incidents.append(incident)
-                for e in edges:
-                    self._incident_by_edge.setdefault(e, []).append(incident)
+        """Incidents on the roads of the trips routed so far."""
+        self.conditions.place_incidents(
+            (r.edge_ids for r in self.routes.values() if r is not None), self.epoch
+        )
 
     # ---------------------------------------------------------------------------------- driving
 
@@ -435,15 +186,9 @@ class World:
         knots_t = [t]
         knots_d = [float(path.edge_start_m[0])]
         for i in range(len(ff)):
-            local = local0 + (t - trip.depart)
-            slot = int(((local - MONDAY_EPOCH) % WEEK_S) // SLOT_S)
-            day = int((t - self.day0) // 86_400)
-            dayf = self.day_factor[min(max(day, 0), len(self.day_factor) - 1)]
-            cong = max(1.0 - self.depth[path.edge_class[i]] * self.shape[slot] * dayf, 0.15)
-            factor = cong
-            for inc in self._incident_by_edge.get(int(path.edge_ids[i]), ()):
-                if inc.start <= t < inc.end:
-                    factor *= inc.factor
+            cong, factor = self.conditions.factors(
+                path.edge_class[i], int(path.edge_ids[i]), t, local0 + (t - trip.depart)
+            )
             speed = ff[i] * factor * driver * noise[i] / 3.6
             t += float(path.edge_end_m[i] - path.edge_start_m[i]) / max(speed, 0.5)
             knots_t.append(t)
@@ -582,7 +327,7 @@ def simulate(
         "holdout_start": datetime.fromtimestamp(holdout_start, UTC).isoformat(),
         "probes": out_path.name,
         "holdout_probes": holdout_path.name,
-        "day_factors": [round(float(x), 4) for x in world.day_factor],
+        "day_factors": [round(float(x), 4) for x in world.conditions.day_factor],
         "vehicles": world.vehicles,
         "points": [[p.lat, p.lon] for p in world.points],
         "incidents": [
@@ -592,7 +337,7 @@ def simulate(
                 "end": datetime.fromtimestamp(inc.end, UTC).isoformat(),
                 "factor": round(inc.factor, 3),
             }
-            for inc in world.incidents
+            for inc in world.conditions.incidents
         ],
         "trips": [
             {
@@ -619,7 +364,7 @@ def simulate(
         holdout_points=n_held,
         trips=len(done),
         holdout_trips=sum(1 for t in done if t.depart >= holdout_start),
-        incidents=len(world.incidents),
+        incidents=len(world.conditions.incidents),
     )
 
 
