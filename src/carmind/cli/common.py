@@ -7,6 +7,7 @@ import sys
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carmind.config import Config, load_config
 
@@ -35,3 +36,17 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 def config_from(path: str | None) -> Config:
     return load_config(path)
+
+
+def progress_bar(enabled: bool = True, description_width: int = 0) -> Progress:
+    """A transient progress bar on stderr, for long jobs (not shown when `enabled` is False)."""
+    width = f":<{description_width}" if description_width else ""
+    return Progress(
+        TextColumn("{task.description" + width + "}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+        disable=not enabled,
+    )

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from carmind.cli.common import console, err_console, print_json
+from carmind.cli.common import console, err_console, print_json, progress_bar
 from carmind.navigation.errors import NavigationError
 
 if TYPE_CHECKING:
@@ -28,18 +27,6 @@ MapOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def map_progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=True,
-        disable=not sys.stderr.isatty(),
-    )
-
-
 def open_navigation(map_dir: Path | None, language: str = "en") -> Navigation:
     """A `Navigation` on `map_dir`; the default map is built first (with progress) if missing."""
     from carmind.navigation.api import Navigation
@@ -47,7 +34,7 @@ def open_navigation(map_dir: Path | None, language: str = "en") -> Navigation:
 
     if map_dir is None and not (default_map_dir() / "map.json").is_file():
         err_console().print("building the default map (central Helsinki) on first use...")
-        with map_progress() as bar:
+        with progress_bar(sys.stderr.isatty()) as bar:
             task = bar.add_task("building the map", total=1.0)
             build_map(None, None, lambda stage, f: bar.update(task, description=stage, completed=f))
     return Navigation(map_dir, language=language)
@@ -67,7 +54,7 @@ def build(
     """Build routing tiles, the place index and the live-traffic file from OpenStreetMap."""
     from carmind.navigation.maps import build_map
 
-    with map_progress() as bar:
+    with progress_bar(sys.stderr.isatty()) as bar:
         task = bar.add_task("building the map", total=1.0)
         info = build_map(
             pbf, out, lambda stage, f: bar.update(task, description=stage, completed=f)

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from carmind.cli.common import config_from, console, err_console, print_json
+from carmind.cli.common import config_from, console, err_console, print_json, progress_bar
 from carmind.signals.adapters.kuksa.provider import (
     RemoteProvider,
     RemoteProviderError,
@@ -32,18 +31,6 @@ ProfileOption = Annotated[
     str, typer.Option("--profile", "-p", help="Vehicle profile id (see 'carmind sim profiles').")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=True,
-        disable=not enabled,
-    )
 
 
 @app.command("profiles")
@@ -112,7 +99,7 @@ def cycle(
     """Run a whole drive cycle faster than real time; report consumption and range."""
     vehicle = get_profile(profile)
     drive_cycle = load_cycle(cycle_name)
-    with _progress(not as_json) as progress:
+    with progress_bar(not as_json) as progress:
         task = progress.add_task(f"{drive_cycle.name} with {vehicle.id}", total=1.0)
         result = run_cycle(
             vehicle,
@@ -135,7 +122,7 @@ def cycle(
 @app.command("validate")
 def validate(as_json: JsonOption = False) -> None:
     """Every profile simulated next to its published figures, with the error and target."""
-    with _progress(not as_json) as progress:
+    with progress_bar(not as_json) as progress:
         task = progress.add_task("validating profiles", total=1.0)
         rows = validate_all(progress=lambda done: progress.update(task, completed=done))
     if as_json:

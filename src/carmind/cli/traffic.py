@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
-from carmind.cli.common import console, err_console, print_json
+from carmind.cli.common import console, print_json, progress_bar
 from carmind.navigation.engine import Router
 from carmind.navigation.errors import TrafficDataError
 from carmind.navigation.maps import MapInfo, open_map
@@ -35,15 +35,7 @@ WorkersOption = Annotated[
 @contextmanager
 def _stages(enabled: bool) -> Iterator[Callable[[str, float], None]]:
     """A progress bar on stderr that follows `(stage, fraction)` reports."""
-    bar = Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=True,
-        disable=not enabled,
-    )
+    bar = progress_bar(enabled, description_width=34)
     tasks: dict[str, TaskID] = {}
 
     def report(stage: str, fraction: float) -> None:

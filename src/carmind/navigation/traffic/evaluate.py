@@ -28,11 +28,11 @@ from typing import Any, Final
 from carmind.navigation.engine import LatLon, Router
 from carmind.navigation.errors import NavigationError, TrafficDataError
 from carmind.navigation.maps import MapInfo
+from carmind.navigation.timing import blended_seconds, walk
 from carmind.navigation.traffic import matching, probes
 from carmind.navigation.traffic.world import load_world
 
 PREDICTORS: Final = ("free_flow", "historical", "live")
-LIVE_FADE_S: Final = 3600.0
 DEFAULT_TRIPS: Final = 200
 DEFAULT_WINDOW_MIN: Final = 15.0
 
@@ -174,44 +174,13 @@ def blended_duration(
     """The historical route's duration with live speeds faded in as Valhalla's GetSpeed does."""
     from valhalla.midgard.utils import decode_polyline
 
-    from carmind.navigation.engine import to_valhalla_time
-
     duration = float(trip["summary"]["time"])
     if not live:
         return duration
     shape = decode_polyline(trip["legs"][0]["shape"], precision=6, order="latlng")
-    walk = router.call(
-        "trace_attributes",
-        {
-            "shape": [{"lat": lat, "lon": lon} for lat, lon in shape],
-            "costing": "auto",
-            "costing_options": {"auto": {"speed_types": ["freeflow", "constrained", "predicted"]}},
-            "date_time": {"type": 1, "value": to_valhalla_time(depart)},
-            "shape_match": "edge_walk",
-            "filters": {
-                "attributes": ["edge.id", "edge.length", "edge.speed", "node.elapsed_time"],
-                "action": "include",
-            },
-        },
-    )
-    elapsed = 0.0  # seconds from departure at the current edge's entry, on the blended clock
-    delta = 0.0
-    previous_end = 0.0
-    for edge in walk.get("edges", []):
-        length_m = float(edge.get("length", 0.0)) * 1000.0
-        hist_kph = max(float(edge.get("speed", 0.0)), 1.0)
-        hist_s = length_m / hist_kph * 3.6
-        end = float(edge.get("end_node", {}).get("elapsed_time", previous_end + hist_s))
-        transition = max(end - previous_end - hist_s, 0.0)
-        previous_end = end
-        edge_s = hist_s
-        live_kph = live.get(int(edge["id"]))
-        if live_kph is not None:
-            p = 1.0 - min(elapsed / LIVE_FADE_S, 1.0)
-            edge_s = length_m / max(live_kph * p + hist_kph * (1.0 - p), 1.0) * 3.6
-        delta += edge_s - hist_s
-        elapsed += edge_s + transition
-    return max(duration + delta, 1.0)
+    edges = walk(router, shape, depart)
+    # the route's own time, corrected by what the live speeds change on each edge
+    return max(duration + blended_seconds(edges, live) - blended_seconds(edges, {}), 1.0)
 
 
 def evaluate(
