@@ -81,12 +81,35 @@ class NavigationConfig(_Section):
     """... and by what share of the remaining time, percent (both must hold)."""
 
 
+class ConnectConfig(_Section):
+    enabled: bool = True
+    """Connect the car to the cloud in `carmind run` (also: `--no-cloud`)."""
+    cloud: str = ""
+    """URL of the carmind cloud; empty: an embedded cloud on SQLite (also: `--cloud URL`)."""
+    mqtt: str = ""
+    """MQTT broker URL (mqtt://, mqtts://; user:password@ for per-vehicle credentials); empty:
+    an embedded broker (also: `--mqtt URL`)."""
+    embedded_mqtt_port: int = Field(18830, ge=1, le=65535)
+    embedded_cloud_port: int = Field(8765, ge=1, le=65535)
+    homeassistant: bool = True
+    """Publish the car to Home Assistant through MQTT discovery on the same broker."""
+    home_latitude: float | None = Field(None, ge=-90, le=90)
+    home_longitude: float | None = Field(None, ge=-180, le=180)
+    home_radius_m: float = Field(150.0, gt=0, le=10_000)
+    """The home zone for arriving/leaving-home events."""
+    ha_url: str = ""
+    """Home Assistant's base URL for the assistant's smart-home requests (REST API)."""
+    ha_token: str = ""
+    """A Home Assistant long-lived access token."""
+
+
 class Config(_Section):
     vehicle: VehicleConfig = VehicleConfig()
     run: RunConfig = RunConfig()
     signals: SignalsConfig = SignalsConfig()
     grpc: GrpcConfig = GrpcConfig()
     navigation: NavigationConfig = NavigationConfig()
+    connect: ConnectConfig = ConnectConfig()
     source: str = "embedded defaults"
     """Where the configuration came from (for messages)."""
 

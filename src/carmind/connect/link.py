@@ -1,0 +1,483 @@
+"""The vehicle link: the car's hub connected to the carmind cloud over MQTT.
+
+    link = VehicleLink(client, "mqtts://broker.example:8883", vin, data_dir)
+    task = asyncio.create_task(link.run())
+    ...
+    link.stop(); await task
+
+What it does (topics and payloads: `carmind.connect.protocol`):
+
+- connects with client id = VIN and a persistent session (clean start off, session expiry
+  `SESSION_EXPIRY_S`), the will `offline` (retained) on the status topic, and publishes `online`;
+  reconnects with jittered exponential backoff;
+- samples telemetry from the hub on change, each signal at most once per its minimum interval
+  (speed 1 s, location 2 s, state of charge 30 s, ...), batched into `TelemetryBatch`es; a parked
+  car whose signals do not change sends nothing;
+- writes every telemetry batch, event and command result to the on-disk `Outbox` before sending,
+  sends them in order at QoS 1 and deletes them on the broker's PUBACK; after a reconnect or a car
+  restart it resends what is left. Each message carries its stream's `seq`, so the cloud keeps
+  exactly one copy;
+- receives commands (QoS 1), verifies them with the `Keychain`, executes them with the
+  `Executor` and answers with a `CommandResult`;
+- counts malformed, oversized and unexpected messages in `stats`, logs them, and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aiomqtt
+from pydantic import ValidationError
+
+from carmind.connect.executor import Executor
+from carmind.connect.keychain import CommandRefused, Keychain
+from carmind.connect.mqtt import make_client, parse_url
+from carmind.connect.protocol import (
+    MAX_PAYLOAD_BYTES,
+    Command,
+    CommandResult,
+    Event,
+    EventKind,
+    Point,
+    ResultStatus,
+    Stream,
+    TelemetryBatch,
+    parse_topic,
+    topic,
+)
+from carmind.connect.queue import MAX_BYTES, MAX_ROWS, Outbox, Queued
+from carmind.signals.broker import Client, Datapoint
+from carmind.signals.errors import SignalError
+
+log = logging.getLogger(__name__)
+
+TELEMETRY: Final[dict[str, float]] = {
+    "Vehicle.Speed": 1.0,
+    "Vehicle.IsMoving": 0.0,
+    "Vehicle.CurrentLocation.Latitude": 2.0,
+    "Vehicle.CurrentLocation.Longitude": 2.0,
+    "Vehicle.CurrentLocation.Heading": 2.0,
+    "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current": 30.0,
+    "Vehicle.Powertrain.Range": 30.0,
+    "Vehicle.Powertrain.TractionBattery.Charging.IsCharging": 0.0,
+    "Vehicle.Powertrain.TractionBattery.Charging.ChargeLimit": 0.0,
+    "Vehicle.Powertrain.TractionBattery.Charging.TimeToComplete": 60.0,
+    "Vehicle.Cabin.Door.*.*.IsLocked": 0.0,
+    "Vehicle.Cabin.Door.*.*.IsOpen": 0.0,
+    "Vehicle.Cabin.Door.*.*.Window.Position": 2.0,
+    "Vehicle.Body.Trunk.*.IsOpen": 0.0,
+    "Vehicle.Cabin.HVAC.IsAirConditioningActive": 0.0,
+    "Vehicle.Cabin.HVAC.Station.*.*.Temperature": 0.0,
+    "Vehicle.Cabin.HVAC.AmbientAirTemperature": 30.0,
+    "Vehicle.Exterior.AirTemperature": 60.0,
+    "Vehicle.TraveledDistance": 30.0,
+}
+"""Signals sent to the cloud and their minimum interval in seconds: position and speed often
+enough for a live map (1-2 s), slow physical quantities (charge, temperatures, odometer) at the
+rate they meaningfully change, states a user acts on (locks, doors, charging) at once. Patterns
+this car's catalog lacks are skipped."""
+SESSION_EXPIRY_S: Final = 24 * 3600
+"""The broker keeps the car's session (subscription, queued commands) for a day offline; commands
+expire within 10 minutes anyway, so a longer session would only hold stale ones."""
+RECONNECT_MIN_S: Final = 0.5
+RECONNECT_MAX_S: Final = 60.0
+"""Backoff between connection attempts doubles from 0.5 s to at most a minute (with jitter), so
+a fleet does not reconnect in lockstep after a broker restart."""
+SEND_WINDOW: Final = 256
+"""Messages handed to the MQTT client ahead of their PUBACK: keeps a long round trip busy."""
+MAX_INFLIGHT: Final = 20
+"""QoS 1 messages unacknowledged on the wire: Mosquitto's default receive maximum."""
+PUBLISH_TIMEOUT_S: Final = 30.0
+"""A PUBACK that has not come by then means the connection is dead: reconnect and resend."""
+STATUS_ONLINE: Final = b"online"
+STATUS_OFFLINE: Final = b"offline"
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """What the link has done since it was created."""
+
+    connects: int = 0
+    disconnects: int = 0
+    telemetry_batches: int = 0
+    telemetry_points: int = 0
+    events: int = 0
+    published: int = 0
+    acked: int = 0
+    commands: int = 0
+    commands_executed: int = 0
+    commands_refused: int = 0
+    malformed: int = 0
+    oversized: int = 0
+    unknown_topic: int = 0
+    queued: int = 0
+    """Messages waiting in the outbox (updated as the link works)."""
+    connected: bool = False
+
+
+class VehicleLink:
+    """Connects one car's hub to the cloud. `run()` until `stop()`; see the module doc."""
+
+    def __init__(
+        self,
+        client: Client,
+        mqtt_url: str,
+        vin: str,
+        data_dir: str | Path,
+        *,
+        telemetry: Mapping[str, float] | None = None,
+        intervals: Mapping[str, float] | None = None,
+        keychain: Keychain | None = None,
+        executor: Executor | None = None,
+        ca_file: str | Path | None = None,
+        max_rows: int = MAX_ROWS,
+        max_bytes: int = MAX_BYTES,
+        reconnect_min_s: float = RECONNECT_MIN_S,
+        reconnect_max_s: float = RECONNECT_MAX_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`telemetry`: the signals to send and their minimum intervals (default `TELEMETRY`);
+        `intervals`: overrides of the intervals of some of them (pattern or path: seconds)."""
+        self.client = client
+        self.settings = parse_url(mqtt_url, ca_file=ca_file)
+        self.vin = vin
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.keychain = keychain or Keychain(self.data_dir, vin)
+        self.executor = executor or Executor(client)
+        self.clock = clock
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.stats = LinkStats()
+        self._max_rows = max_rows
+        self._max_bytes = max_bytes
+        self._outbox: Outbox | None = None
+        self._intervals = self._resolve(telemetry, intervals)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._last_sent: dict[str, tuple[float, object]] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def outbox(self) -> Outbox:
+        """The on-disk outbox (opened on first use; `run()` closes it when it ends)."""
+        if self._outbox is None:
+            self._outbox = Outbox(
+                self.data_dir / "outbox.sqlite", max_rows=self._max_rows, max_bytes=self._max_bytes
+            )
+            self.stats.queued = self._outbox.rows
+        return self._outbox
+
+    @property
+    def telemetry_paths(self) -> dict[str, float]:
+        """The signals sent and their minimum interval (s)."""
+        return dict(self._intervals)
+
+    def emit_event(self, kind: EventKind, data: Mapping[str, Any] | None = None) -> int:
+        """Queue an event for the cloud; returns its seq."""
+        now = self.clock()
+        payload = dict(data or {})
+
+        def build(seq: int) -> bytes:
+            event = Event(vin=self.vin, seq=seq, ts=now, kind=kind, data=payload)
+            return event.model_dump_json().encode("utf-8")
+
+        seq = self._put(Stream.EVENTS, build)
+        self.stats.events += 1
+        return seq
+
+    def start_pairing(self) -> str:
+        """Open a pairing window; the 6-digit code is to be shown in the car."""
+        return self.keychain.start_pairing(self.clock())
+
+    def enroll(self, code: str, public_pem: str, name: str) -> str:
+        """Enrol a phone key with the code shown in the car; tells the cloud (key_enrolled)."""
+        key_id = self.keychain.enroll(code, public_pem, name, self.clock())
+        self.emit_event(EventKind.KEY_ENROLLED, {"key_id": key_id, "name": name})
+        return key_id
+
+    def revoke(self, key_id: str) -> None:
+        """Revoke a phone key (from the car only); tells the cloud (key_revoked)."""
+        key = self.keychain.revoke(key_id, self.clock())
+        self.emit_event(EventKind.KEY_REVOKED, {"key_id": key_id, "name": key.name})
+
+    def stop(self) -> None:
+        """Ask `run()` to say `offline`, disconnect and return."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Sample, send and receive until `stop()`; reconnects on its own."""
+        self._stopping.clear()
+        sampler = asyncio.create_task(self._sample(), name=f"link-sample-{self.vin}")
+        delay = self.reconnect_min_s
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._session()
+                    delay = self.reconnect_min_s
+                except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+                    if self.stats.connected:
+                        delay = self.reconnect_min_s
+                    log.info("link to %s down: %s", self.settings.redacted(), exc)
+                finally:
+                    if self.stats.connected:
+                        self.stats.disconnects += 1
+                    self.stats.connected = False
+                    if self._outbox is not None:
+                        self._outbox.pinned = 0
+                if self._stopping.is_set():
+                    break
+                wait = delay * random.uniform(0.5, 1.0)
+                delay = min(delay * 2, self.reconnect_max_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+            if self._outbox is not None:
+                self.stats.queued = self._outbox.rows
+                self._outbox.close()
+                self._outbox = None
+
+    # ------------------------------------------------------------------ connection
+
+    async def _session(self) -> None:
+        status_topic = topic(self.vin, Stream.STATUS)
+        will = aiomqtt.Will(status_topic, STATUS_OFFLINE, qos=1, retain=True)
+        mqtt = make_client(
+            self.settings,
+            identifier=self.vin,
+            will=will,
+            persistent=True,
+            session_expiry_s=SESSION_EXPIRY_S,
+            max_inflight=MAX_INFLIGHT,
+        )
+        # the send window keeps this many publish calls pending by design: no warning for it
+        mqtt.pending_calls_threshold = SEND_WINDOW + MAX_INFLIGHT
+        async with mqtt:
+            self.stats.connected = True
+            self.stats.connects += 1
+            log.info("link connected to %s as %s", self.settings.redacted(), self.vin)
+            await mqtt.subscribe(topic(self.vin, Stream.COMMANDS), qos=1)
+            await mqtt.publish(status_topic, STATUS_ONLINE, qos=1, retain=True)
+            tasks = [
+                asyncio.create_task(self._send(mqtt)),
+                asyncio.create_task(self._receive(mqtt)),
+                asyncio.create_task(self._stopping.wait()),
+            ]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
+            # stopping: say goodbye (a clean disconnect suppresses the will)
+            await mqtt.publish(status_topic, STATUS_OFFLINE, qos=1, retain=True, timeout=5.0)
+
+    async def _send(self, mqtt: aiomqtt.Client) -> None:
+        """Stream the outbox to the broker in order; delete what the broker acknowledged."""
+        outbox = self.outbox
+        inflight: deque[tuple[Queued, asyncio.Task[None]]] = deque()
+        cursor = 0
+        try:
+            while True:
+                self._wake.clear()
+                if len(inflight) < SEND_WINDOW:
+                    for row in outbox.after(cursor, SEND_WINDOW - len(inflight)):
+                        task = asyncio.create_task(
+                            mqtt.publish(
+                                topic(self.vin, row.stream),
+                                row.payload,
+                                qos=1,
+                                timeout=PUBLISH_TIMEOUT_S,
+                            )
+                        )
+                        inflight.append((row, task))
+                        cursor = outbox.pinned = row.id
+                        self.stats.published += 1
+                if not inflight:
+                    await self._wake.wait()
+                    continue
+                await inflight[0][1]  # raises when the connection fails: the session ends
+                acked: list[int] = []
+                while inflight and inflight[0][1].done():
+                    row, task = inflight.popleft()
+                    task.result()
+                    acked.append(row.id)
+                outbox.ack(acked)
+                self.stats.acked += len(acked)
+                self.stats.queued = outbox.rows
+        finally:
+            for _, task in inflight:
+                task.cancel()
+
+    async def _receive(self, mqtt: aiomqtt.Client) -> None:
+        async for message in mqtt.messages:
+            try:
+                self._handle(str(message.topic), message.payload)
+            except Exception:  # a bug must not take the link down; it is logged with its cause
+                log.exception("handling a message on %s failed", message.topic)
+
+    # ------------------------------------------------------------------ commands
+
+    def _handle(self, name: str, payload: object) -> None:
+        parsed = parse_topic(name)
+        if parsed != (self.vin, Stream.COMMANDS):
+            self.stats.unknown_topic += 1
+            log.warning("message on unexpected topic %r ignored", name)
+            return
+        if not isinstance(payload, bytes | bytearray):
+            self.stats.malformed += 1
+            log.warning("command with a non-binary payload ignored")
+            return
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self.stats.oversized += 1
+            log.warning("command of %d bytes refused unread", len(payload))
+            return
+        try:
+            command = Command.model_validate_json(payload)
+        except ValidationError as exc:
+            self.stats.malformed += 1
+            log.warning("malformed command ignored: %s", exc.errors()[0].get("msg", exc))
+            return
+        self.stats.commands += 1
+        status, _ = self.handle_command(command)
+        if status is ResultStatus.EXECUTED:
+            self.stats.commands_executed += 1
+        else:
+            self.stats.commands_refused += 1
+
+    def handle_command(self, command: Command) -> tuple[ResultStatus, str]:
+        """Verify, execute and answer one command (the result is queued for the cloud)."""
+        now = self.clock()
+        part = command.signed
+        try:
+            self.keychain.verify(command, now)
+        except CommandRefused as exc:
+            status, reason = exc.status, exc.reason
+            self.emit_event(
+                EventKind.COMMAND_REFUSED,
+                {
+                    "id": part.id,
+                    "key_id": command.key_id,
+                    "name": part.name.value,
+                    "reason": reason,
+                },
+            )
+        else:
+            # commands over MQTT are remote whatever their `source` says (it is not signed)
+            status, reason = self.executor.execute(part.name, part.params, "cloud", now)
+        self._result(part.id, status, reason, now)
+        return status, reason
+
+    def _result(self, command_id: str, status: ResultStatus, reason: str, now: float) -> None:
+        def build(seq: int) -> bytes:
+            result = CommandResult(
+                id=command_id, vin=self.vin, seq=seq, status=status, reason=reason, at=now
+            )
+            return result.model_dump_json().encode("utf-8")
+
+        self._put(Stream.RESULTS, build)
+
+    def _put(self, stream: Stream, build: Callable[[int], bytes]) -> int:
+        seq = self.outbox.put(stream, build)
+        self.stats.queued = self.outbox.rows
+        self._wake.set()
+        return seq
+
+    # ------------------------------------------------------------------ telemetry
+
+    def _resolve(
+        self, telemetry: Mapping[str, float] | None, overrides: Mapping[str, float] | None
+    ) -> dict[str, float]:
+        """Each telemetry path with its interval; the later pattern wins where two match."""
+        chosen = dict(TELEMETRY if telemetry is None else telemetry)
+        chosen.update(overrides or {})
+        paths: dict[str, float] = {}
+        for pattern, interval in chosen.items():
+            if interval < 0:
+                raise ValueError(f"telemetry interval of {pattern} must be >= 0, got {interval}")
+            try:
+                signals = self.client.metadata(pattern)
+            except SignalError:
+                if telemetry is None and pattern in TELEMETRY:
+                    log.debug("telemetry signal %s not in this car's catalog", pattern)
+                    continue
+                raise
+            for signal in signals:
+                paths[signal.path] = interval
+        return paths
+
+    async def _sample(self) -> None:
+        """Turn hub updates into telemetry batches, each signal at most once per interval."""
+        if not self._intervals:
+            return
+        sub = self.client.subscribe(list(self._intervals))
+        pending: dict[str, Datapoint] = {}
+        last = self._last_sent
+        intervals = self._intervals
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                timeout: float | None = None
+                if pending:
+                    now = loop.time()
+                    timeout = max(
+                        0.0,
+                        min(last.get(p, (-1e18, None))[0] + intervals[p] for p in pending) - now,
+                    )
+                try:
+                    batch = await asyncio.wait_for(sub.next_batch(), timeout)
+                except TimeoutError:
+                    batch = {}
+                except StopAsyncIteration:
+                    return
+                for path, datapoint in batch.items():
+                    if not isinstance(datapoint.value, bool | int | float | str | None):
+                        continue  # arrays do not fit a telemetry point
+                    sent = last.get(path)
+                    if sent is not None and sent[1] == datapoint.value:
+                        pending.pop(path, None)  # back to what the cloud already has
+                    else:
+                        pending[path] = datapoint
+                now = loop.time()
+                due = [p for p in pending if now >= last.get(p, (-1e18, None))[0] + intervals[p]]
+                if due:
+                    points = [
+                        Point(path=p, value=pending[p].value, ts=pending[p].timestamp) for p in due
+                    ]
+                    for p in due:
+                        last[p] = (now, pending.pop(p).value)
+                    self._telemetry(points)
+        finally:
+            sub.close()
+
+    def _telemetry(self, points: list[Point]) -> None:
+        sent_at = self.clock()
+
+        def build(seq: int) -> bytes:
+            batch = TelemetryBatch(vin=self.vin, seq=seq, sent_at=sent_at, points=tuple(points))
+            return batch.model_dump_json().encode("utf-8")
+
+        self._put(Stream.TELEMETRY, build)
+        self.stats.telemetry_batches += 1
+        self.stats.telemetry_points += len(points)
+
+
+__all__ = ["TELEMETRY", "LinkStats", "VehicleLink"]

@@ -1,0 +1,157 @@
+"""The vehicle link's wire contract: MQTT topics and JSON payloads, version 1.
+
+Topics (QoS 1 everywhere, `{vin}` the car's VIN):
+
+    carmind/v1/{vin}/telemetry   car -> cloud   TelemetryBatch
+    carmind/v1/{vin}/events      car -> cloud   Event
+    carmind/v1/{vin}/commands    cloud -> car   Command
+    carmind/v1/{vin}/results     car -> cloud   CommandResult
+    carmind/v1/{vin}/status      car -> cloud   "online" / "offline" (retained; offline is the
+                                                car's MQTT will)
+
+Every car-to-cloud message carries `seq`, a per-car sequence number that only grows (it survives
+car restarts: the link keeps it on disk). The cloud stores a message once per (vin, stream, seq)
+and drops repeats, so store-and-forward can resend freely.
+
+Commands are signed end to end by the owner's phone (ECDSA P-256, SHA-256) over the canonical JSON
+of `SignedPart`; the cloud relays them and cannot forge one (`carmind.connect.keychain`).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+PROTOCOL_VERSION: Final = 1
+TOPIC_ROOT: Final = "carmind/v1"
+MAX_PAYLOAD_BYTES: Final = 256 * 1024
+"""Larger MQTT payloads are refused unread (counted and logged) on both sides."""
+
+Vin = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
+"""A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779)."""
+
+
+class Stream(StrEnum):
+    TELEMETRY = "telemetry"
+    EVENTS = "events"
+    COMMANDS = "commands"
+    RESULTS = "results"
+    STATUS = "status"
+
+
+def topic(vin: str, stream: Stream) -> str:
+    return f"{TOPIC_ROOT}/{vin}/{stream.value}"
+
+
+def parse_topic(name: str) -> tuple[str, Stream] | None:
+    """(vin, stream) of a carmind topic; None for anything else."""
+    parts = name.split("/")
+    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        return None
+    try:
+        return parts[2], Stream(parts[3])
+    except ValueError:
+        return None
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: Literal[1] = 1
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str = Field(min_length=1, max_length=200)
+    value: bool | int | float | str | None
+    ts: float
+    """When the car measured it, Unix seconds."""
+
+
+class TelemetryBatch(_Message):
+    vin: Vin
+    seq: int = Field(ge=0)
+    sent_at: float
+    points: tuple[Point, ...] = Field(min_length=1, max_length=10_000)
+    summarized: int = Field(0, ge=0)
+    """How many older batches this one stands for (the offline queue was full and was
+    summarised: the latest value of each signal kept)."""
+
+
+class EventKind(StrEnum):
+    GEOFENCE_ENTER = "geofence_enter"
+    GEOFENCE_LEAVE = "geofence_leave"
+    COMMAND_REFUSED = "command_refused"
+    KEY_ENROLLED = "key_enrolled"
+    KEY_REVOKED = "key_revoked"
+
+
+class Event(_Message):
+    vin: Vin
+    seq: int = Field(ge=0)
+    ts: float
+    kind: EventKind
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandName(StrEnum):
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    CLIMATE_ON = "climate_on"
+    CLIMATE_OFF = "climate_off"
+    SET_TEMPERATURE = "set_temperature"
+    CHARGE_START = "charge_start"
+    CHARGE_STOP = "charge_stop"
+    SET_CHARGE_LIMIT = "set_charge_limit"
+    HONK = "honk"
+    FLASH = "flash"
+    CLOSE_WINDOWS = "close_windows"
+    SEND_DESTINATION = "send_destination"
+
+
+class SignedPart(BaseModel):
+    """What the phone signs: the command itself, its expiry and the key's counter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=8, max_length=64)
+    vin: Vin
+    name: CommandName
+    params: dict[str, Any] = Field(default_factory=dict)
+    counter: int = Field(ge=1)
+    """Strictly greater than the last counter the car accepted from this key."""
+    expires_at: float
+    """Unix seconds; the car refuses the command after it (allowing `CLOCK_SKEW_S`)."""
+
+    def canonical(self) -> bytes:
+        """The bytes that are signed: sorted keys, no spaces, UTF-8."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+
+class Command(_Message):
+    """A command as the car receives it."""
+
+    signed: SignedPart
+    key_id: str = Field(min_length=1, max_length=64)
+    signature: str = Field(min_length=1, max_length=400)
+    """Base64 of the DER-encoded ECDSA signature over `signed.canonical()`."""
+    source: Literal["cloud", "homeassistant", "local"] = "cloud"
+
+
+class ResultStatus(StrEnum):
+    EXECUTED = "executed"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class CommandResult(_Message):
+    id: str
+    vin: Vin
+    seq: int = Field(ge=0)
+    status: ResultStatus
+    reason: str = ""
+    at: float
