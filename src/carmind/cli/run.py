@@ -25,6 +25,7 @@ from carmind.assistant.voice.service import VoiceServer, VoiceServices, parse_ur
 from carmind.cli.common import config_from, console
 from carmind.cli.status import Hub, panel, status_line
 from carmind.config import Config
+from carmind.connect.service import ConnectedServices, ConnectError
 from carmind.signals.adapters.can import CanBridge, CanError, CanMapping, load_mapping, open_bus
 from carmind.signals.adapters.kuksa.server import GrpcConfigError, GrpcServer, GrpcSettings
 from carmind.signals.broker import Broker
@@ -128,6 +129,17 @@ def run(
     map_dir: Annotated[
         str | None, typer.Option("--map", help="Map directory for navigation (default: Helsinki).")
     ] = None,
+    cloud_url: Annotated[
+        str | None,
+        typer.Option("--cloud", help="The carmind cloud's URL (default: an embedded cloud)."),
+    ] = None,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option("--mqtt", help="MQTT broker URL for the vehicle link (default: embedded)."),
+    ] = None,
+    no_connect: Annotated[
+        bool, typer.Option("--no-connect", help="Run without the cloud, MQTT and Home Assistant.")
+    ] = False,
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -184,9 +196,40 @@ def run(
     if wyoming is not None and hub.assistant is None:
         raise VoiceError("--wyoming serves the assistant: drop --no-assistant")
     voice = _voice_server(hub.assistant, wyoming) if wyoming is not None else None
+    connected = None
+    if not no_connect and cfg.connect.enabled:
+        if hub.session is None:
+            if cloud_url or mqtt_url:
+                raise ConnectError("--cloud and --mqtt connect the simulated car: drop --no-car")
+        else:
+            connected = _connected(hub, cfg, cloud_url, mqtt_url)
+    elif cloud_url or mqtt_url:
+        raise ConnectError("--cloud and --mqtt need the connected services: drop --no-connect")
+    hub = Hub(hub.broker, hub.session, hub.assistant, hub.guidance, connected)
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
     plain = plain or not sys.stdout.isatty()
     asyncio.run(_serve(hub, server, bridge, voice, duration, speed_factor, plain))
+
+
+def _connected(
+    hub: Hub, cfg: Config, cloud_url: str | None, mqtt_url: str | None
+) -> ConnectedServices:
+    """The vehicle link, the cloud (embedded unless --cloud) and Home Assistant, and the
+    assistant's smart-home requests to Home Assistant's REST API when one is configured."""
+    from carmind.connect.smarthome import SmartHome
+    from carmind.paths import default_data_dir
+
+    services = ConnectedServices(
+        hub.broker,
+        cfg.connect,
+        default_data_dir() / "connect",
+        mqtt_url=mqtt_url,
+        cloud_url=cloud_url,
+    )
+    if hub.assistant is not None and cfg.connect.ha_url:
+        home = SmartHome.from_settings(cfg.connect.ha_url, cfg.connect.ha_token)
+        hub.assistant.services["home"] = home.handle_request
+    return services
 
 
 def _with_guidance(hub: Hub, cfg: Config, map_dir: str | None, lang: str) -> Hub:
@@ -274,6 +317,9 @@ async def _serve(
             guiding = asyncio.create_task(hub.guidance.run())
             services.push_async_callback(lambda: guiding)
             services.callback(hub.guidance.stop)
+        if hub.connected is not None:
+            await hub.connected.start()
+            services.push_async_callback(hub.connected.stop)
         if hub.session is not None:
             car_task = asyncio.create_task(hub.session.run_realtime(speed_factor))
             car_task.add_done_callback(lambda _: stopping.set())  # a failing car ends the run

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from carmind.assistant.service import AssistantService
+from carmind.connect.service import ConnectedServices
 from carmind.navigation.guidance import GuidanceService
 from carmind.signals.adapters.kuksa.server import GrpcServer
 from carmind.signals.broker import Broker, Client
@@ -107,6 +108,7 @@ class Hub:
     session: CarSession | None
     assistant: AssistantService | None = None
     guidance: GuidanceService | None = None
+    connected: ConnectedServices | None = None
 
 
 def status_line(hub: Hub, server: GrpcServer | None) -> str:
@@ -120,6 +122,9 @@ def status_line(hub: Hub, server: GrpcServer | None) -> str:
         if g.current is not None:
             left = _num(g.client, "Vehicle.Carmind.Navigation.DistanceRemaining")
             grpc_text += f" left={left / 1000:.2f}km"
+    if hub.connected is not None:
+        st = hub.connected.status()
+        grpc_text += f" link={st['state'].lower()} queued={st['queued']}"
     if hub.session is None:
         return f"hub updates={hub.broker.updates_published}{grpc_text}"
     c = hub.session.client
@@ -141,7 +146,7 @@ def panel(hub: Hub, server: GrpcServer | None) -> Group:
         else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
         style="dim",
     )
-    assistant = [*_navigation_line(hub), *_assistant_line(hub)]
+    assistant = [*_navigation_line(hub), *_connect_line(hub), *_assistant_line(hub)]
     if hub.session is None:
         return Group(
             Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
@@ -176,6 +181,18 @@ def _navigation_line(hub: Hub) -> list[Text]:
     if offer:
         lines.append(Text(str(offer), style="bold yellow"))
     return [*lines, credit]
+
+
+def _connect_line(hub: Hub) -> list[Text]:
+    if hub.connected is None:
+        return []
+    st = hub.connected.status()
+    text = (
+        f"cloud link {st['state'].lower()} via {st['broker']}, {st['queued']} queued, "
+        f"{st['commands']} remote commands · owner's page {st['cloud']}/vehicles/"
+        f"{hub.connected.vin}"
+    )
+    return [Text(text, style="magenta")]
 
 
 def _assistant_line(hub: Hub) -> list[Text]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho_client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -118,7 +119,8 @@ def make_client(
     """
     properties: Properties | None = None
     clean_session: bool | None = None
-    clean_start: bool = True
+    # MQTT 3.1.1 has no clean start: paho insists on its "first only" default there
+    clean_start: bool | Literal[3] = paho_client.MQTT_CLEAN_START_FIRST_ONLY
     if settings.v5:
         clean_start = not persistent
         if persistent and session_expiry_s > 0:

@@ -1,0 +1,157 @@
+"""Remote commands: the cloud relays what the owner's phone signed, and records the outcome.
+
+The phone signs a `protocol.Command`; the cloud checks the caller's scope and that the vehicle is
+theirs, stores the command as pending, and publishes it unchanged on `carmind/v1/{vin}/commands`
+(QoS 1). The car checks the signature, the expiry and the key's counter, acts, and answers on
+`results`; ingest records that answer. The cloud never signs and never re-sends: a command the
+car did not answer before its expiry (plus a grace for clock skew) is marked expired, at start
+and by a periodic sweep, so every command ends executed once or with a clear result.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from carmind.connect import protocol
+from carmind.connect.cloud import db
+from carmind.connect.cloud.auth import Principal
+from carmind.errors import CarmindError
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+
+
+class CommandError(CarmindError):
+    """A command the cloud will not relay; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, payload: bytes) -> None: ...
+
+
+def verify_signature(command: protocol.Command, public_key_pem: str) -> bool:
+    """Whether the command's signature is valid for the PEM public key (ECDSA P-256 SHA-256)."""
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            return False
+        key.verify(
+            base64.b64decode(command.signature, validate=True),
+            command.signed.canonical(),
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+async def submit(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    principal: Principal,
+    vin: str,
+    name: protocol.CommandName,
+    command: protocol.Command,
+) -> db.CommandRow:
+    """Check, store as pending and publish one command; a `CommandError` changes nothing
+    (except a broker failure after storing, which marks the command failed)."""
+    signed = command.signed
+    if signed.vin != vin:
+        raise CommandError(422, f"the command is signed for {signed.vin}, not for {vin}")
+    if signed.name != name:
+        raise CommandError(
+            422, f"the command is signed as {signed.name.value!r}, not as {name.value!r}"
+        )
+    now = time.time()
+    if signed.expires_at <= now:
+        raise CommandError(
+            422, f"the command expired at {signed.expires_at:.0f} (now {now:.0f}); sign a new one"
+        )
+    async with sessions() as session, session.begin():
+        vehicle = await session.scalar(select(db.Vehicle).where(db.Vehicle.vin == vin))
+        if vehicle is None or vehicle.owner_id != principal.user_id:
+            raise CommandError(404, f"no vehicle {vin} among yours")
+        device = await session.scalar(select(db.Device).where(db.Device.key_id == command.key_id))
+        if device is not None:
+            if device.user_id != principal.user_id:
+                raise CommandError(403, f"key {command.key_id!r} belongs to another user")
+            if device.public_key_pem and not verify_signature(command, device.public_key_pem):
+                raise CommandError(
+                    422,
+                    f"the signature does not match key {command.key_id!r}; the car would refuse it",
+                )
+        row = db.CommandRow(
+            id=signed.id,
+            vin=vin,
+            user_id=principal.user_id,
+            name=name.value,
+            envelope=command.model_dump(mode="json"),
+            status=PENDING,
+            reason="",
+            created_at=now,
+            expires_at=signed.expires_at,
+        )
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise CommandError(409, f"a command with id {signed.id!r} exists already") from exc
+    if publisher is None:
+        await _fail(sessions, row, "the cloud has no MQTT broker configured")
+        raise CommandError(503, "the cloud has no MQTT broker configured: command not sent")
+    payload = command.model_dump_json().encode()
+    try:
+        await publisher.publish(protocol.topic(vin, protocol.Stream.COMMANDS), payload)
+    except CarmindError as exc:
+        await _fail(sessions, row, f"not sent: {exc}")
+        raise CommandError(503, f"command not sent: {exc}") from exc
+    return row
+
+
+async def _fail(
+    sessions: async_sessionmaker[AsyncSession], row: db.CommandRow, reason: str
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(db.CommandRow)
+            .where(db.CommandRow.id == row.id, db.CommandRow.status == PENDING)
+            .values(status=protocol.ResultStatus.FAILED.value, reason=reason)
+        )
+    row.status = protocol.ResultStatus.FAILED.value
+    row.reason = reason
+
+
+async def expire_pending(
+    sessions: async_sessionmaker[AsyncSession], grace_s: float, now: float | None = None
+) -> int:
+    """Mark pending commands whose expiry (plus `grace_s`) has passed as expired; how many."""
+    moment = time.time() if now is None else now
+    async with sessions() as session, session.begin():
+        outcome = await session.execute(
+            update(db.CommandRow)
+            .where(db.CommandRow.status == PENDING, db.CommandRow.expires_at + grace_s < moment)
+            .values(
+                status=protocol.ResultStatus.EXPIRED.value,
+                reason="expired: the car did not answer before the command's expiry "
+                "(it will refuse the command if it arrives later)",
+            )
+        )
+    count = int(getattr(outcome, "rowcount", 0) or 0)
+    if count:
+        log.info("marked %d pending commands expired", count)
+    return count

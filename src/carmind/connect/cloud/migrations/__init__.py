@@ -1,0 +1,1 @@
+"""Alembic migrations of the cloud's schema (run by `carmind.connect.cloud.db.migrate`)."""
