@@ -6,13 +6,17 @@
 - Memory: resident set size of the process while a `VehicleLink` replays the whole backlog,
   above the RSS before the link started (sampled every 10 ms; the peak is reported). Peer: the
   payload bytes an in-memory queue would hold for the same backlog.
-- Replay: from `run()` to an empty outbox (every batch PUBACKed by a local Mosquitto, and counted
-  by a subscriber). Baseline in the same run: the same payloads published from memory by one
-  aiomqtt client with the same in-flight window and no outbox (the wire's ceiling here); the
-  ratio is the cost of store-and-forward. The counting subscriber is `mosquitto_sub`, another
-  process.
+- Replay: from `run()` to an empty outbox: every batch PUBACKed by a local Mosquitto, received
+  by a subscriber that plays the cloud's part and acknowledged end to end by it (an `Ack` of
+  ranges of seqs every 1,000 messages or 20 ms, as the cloud acks a committed write batch), and
+  deleted by the link on that ack. Baseline in the same run: the same payloads published from
+  memory by one aiomqtt client with the same in-flight window and no outbox (the wire's ceiling
+  here; the subscriber acks them too, and nobody listens); the ratio is the cost of
+  store-and-forward with end-to-end acknowledgement. The subscriber is another process (this
+  script with `--acker`, a paho client), so acking costs the measured process nothing but
+  handling the acks.
 
-Needs the `mosquitto` and `mosquitto_sub` programs (started privately on a free port).
+Needs the `mosquitto` program (started privately on a free port).
 Targets (issue 6): peak RSS growth < 50 MiB with 200k queued; store and forward costs at most
 20 % of the wire's rate (link / baseline >= 0.8).
 """
@@ -20,6 +24,7 @@ Targets (issue 6): peak RSS growth < 50 MiB with 200k queued; store and forward 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
@@ -30,12 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import paho.mqtt.client as paho
 from common import report
+from paho.mqtt.enums import CallbackAPIVersion
 
 from carmind.connect.link import MAX_INFLIGHT, SEND_WINDOW, VehicleLink
 from carmind.connect.mqtt import make_client, parse_url
-from carmind.connect.protocol import Stream, TelemetryBatch, topic
-from carmind.connect.queue import Outbox
+from carmind.connect.protocol import Stream, TelemetryBatch, seq_ranges, topic
+from carmind.connect.queue import ACK_WINDOW, Outbox
 from carmind.signals.broker import Broker
 from carmind.signals.catalog import default_catalog
 
@@ -43,6 +50,8 @@ VIN = "WCARM1ND0BENCH001"
 BACKLOG = 200_000
 SINGLE = 2_000
 CHUNK = 1_000
+ACK_EVERY = 1_000
+ACK_EVERY_S = 0.02
 PATHS = (
     "Vehicle.Speed",
     "Vehicle.CurrentLocation.Latitude",
@@ -90,9 +99,9 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.05)
 
 
-class Counter:
-    """A subscriber in its own process (`mosquitto_sub`) that exits after `n` telemetry messages,
-    so counting costs the measured process nothing."""
+class Acker:
+    """The cloud's part in its own process (this script with `--acker`): receives telemetry,
+    acknowledges it end to end in ranges, and exits after `n` distinct batches."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -103,19 +112,16 @@ class Counter:
         settings = parse_url(self.url)
         self.count = 0
         self._process = subprocess.Popen(
-            [
-                shutil.which("mosquitto_sub") or "mosquitto_sub",
-                *("-h", settings.host, "-p", str(settings.port), "-q", "1"),
-                *("-t", topic(VIN, Stream.TELEMETRY), "-C", str(n), "-F", "x"),
-            ],
+            [sys.executable, __file__, "--acker", settings.host, str(settings.port), str(n)],
             stdout=subprocess.PIPE,
         )
-        time.sleep(0.5)  # subscribed before the first message is sent
+        assert self._process.stdout is not None
+        self._process.stdout.readline()  # "subscribed"
 
     def wait(self, timeout: float) -> int:
         assert self._process is not None
         out, _ = self._process.communicate(timeout=timeout)
-        self.count = out.count(b"x")
+        self.count = int(out.split()[-1])
         return self.count
 
     def close(self) -> None:
@@ -124,7 +130,47 @@ class Counter:
             self._process.wait()
 
 
-async def replay(url: str, data_dir: Path, counter: Counter) -> tuple[float, int, int]:
+def acker(host: str, port: int, n: int) -> None:
+    """Subscribe to the car's telemetry, ack what arrived every `ACK_EVERY` messages or
+    `ACK_EVERY_S`, print the number of distinct seqs received once it reaches `n`."""
+    seen: set[int] = set()
+    pending: list[int] = []
+    ack_topic = topic(VIN, Stream.ACKS)
+
+    def on_message(_c: paho.Client, _u: object, message: paho.MQTTMessage) -> None:
+        seq = json.loads(message.payload)["seq"]
+        seen.add(seq)
+        pending.append(seq)
+
+    def flush() -> None:
+        if pending:
+            ack = {"v": 1, "vin": VIN, "stream": "telemetry", "ranges": seq_ranges(pending)}
+            client.publish(ack_topic, json.dumps(ack, separators=(",", ":")), qos=1)
+            pending.clear()
+
+    subscribed = []
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"acker-{time.time_ns()}")
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: subscribed.append(True)
+    client.connect(host, port)
+    client.subscribe(topic(VIN, Stream.TELEMETRY), qos=1)
+    while not subscribed:
+        client.loop(0.1)
+    print("subscribed", flush=True)
+    last = time.monotonic()
+    while len(seen) < n:
+        client.loop(ACK_EVERY_S)
+        if len(pending) >= ACK_EVERY or time.monotonic() - last >= ACK_EVERY_S:
+            flush()
+            last = time.monotonic()
+    flush()
+    for _ in range(20):  # hand the last acks to the broker
+        client.loop(0.01)
+    client.disconnect()
+    print(len(seen), flush=True)
+
+
+async def replay(url: str, data_dir: Path, counter: Acker) -> tuple[float, int, int]:
     """Seconds to drain the backlog, peak RSS growth, messages counted by the subscriber."""
     broker = Broker(default_catalog())
     client = broker.client("bench")
@@ -143,7 +189,7 @@ async def replay(url: str, data_dir: Path, counter: Counter) -> tuple[float, int
     return elapsed, peak - baseline, await asyncio.to_thread(counter.wait, 60)
 
 
-async def raw_publish(url: str, payloads: list[bytes], counter: Counter) -> float:
+async def raw_publish(url: str, payloads: list[bytes], counter: Acker) -> float:
     """The same payloads from memory, windowed like the link, no outbox."""
     counter.expect(len(payloads))
     name = topic(VIN, Stream.TELEMETRY)
@@ -173,7 +219,7 @@ def main() -> None:
         for _ in range(SINGLE):
             outbox.put(Stream.TELEMETRY, payload)
         single_rate = SINGLE / (time.perf_counter() - start)
-        outbox.ack(r.id for r in outbox.after(0, SINGLE))
+        outbox.ack(Stream.TELEMETRY, [(0, SINGLE - 1)])
         start = time.perf_counter()
         payload_bytes = 0
         for _ in range(0, BACKLOG, CHUNK):
@@ -184,7 +230,7 @@ def main() -> None:
         outbox.close()
 
         process, url = start_mosquitto(work)
-        counter = Counter(url)
+        counter = Acker(url)
         try:
             elapsed, rss_growth, received = asyncio.run(replay(url, data_dir, counter))
             payloads = [payload(i) for i in range(BACKLOG)]
@@ -209,7 +255,7 @@ def main() -> None:
          "unit": "batches/s", "target": None, "met": None},
         {"metric": "enqueue, 1,000 per transaction", "value": bulk_rate, "unit": "batches/s",
          "target": None, "met": None},
-        {"metric": "replay through the link (outbox, PUBACK, delete)", "value": link_rate,
+        {"metric": "replay through the link (outbox, cloud's ack, delete)", "value": link_rate,
          "unit": "batches/s", "target": None, "met": None},
         {"metric": "baseline: same payloads from memory, no outbox", "value": raw_rate,
          "unit": "batches/s", "target": None, "met": None},
@@ -224,13 +270,17 @@ def main() -> None:
         "link",
         rows,
         notes=(
-            f"window {SEND_WINDOW} ahead of PUBACK, {MAX_INFLIGHT} in flight; local Mosquitto; "
-            "SQLite WAL, synchronous=FULL"
+            f"window {SEND_WINDOW} ahead of PUBACK, {MAX_INFLIGHT} in flight, {ACK_WINDOW:,} "
+            f"ahead of the cloud's ack; acks every {ACK_EVERY:,} messages or "
+            f"{ACK_EVERY_S * 1000:.0f} ms; local Mosquitto; SQLite WAL, synchronous=FULL"
         ),
     )
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--acker"]:
+        acker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        sys.exit(0)
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         sys.exit("bench_link needs the mosquitto program")
     main()

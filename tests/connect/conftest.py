@@ -104,6 +104,7 @@ class Broker:
                     f"persistence_location {self.workdir}/",
                     "max_queued_messages 100000",
                     "log_dest none",
+                    "user root",  # as root it would drop to `mosquitto`, who cannot read tmp_path
                     "",
                 ]
             )

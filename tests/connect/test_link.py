@@ -19,6 +19,7 @@ from carmind.connect.keychain import generate_key, sign_command
 from carmind.connect.link import VehicleLink
 from carmind.connect.mqtt import MqttUrlError, parse_url
 from carmind.connect.protocol import (
+    Ack,
     CommandName,
     Event,
     EventKind,
@@ -26,6 +27,7 @@ from carmind.connect.protocol import (
     SignedPart,
     Stream,
     TelemetryBatch,
+    seq_ranges,
     topic,
 )
 from carmind.connect.queue import Outbox
@@ -73,8 +75,10 @@ def test_outbox_keeps_order_removes_acked_and_survives_a_restart(tmp_path: Path)
         (Stream.TELEMETRY, 5),
     ]
     assert [r.seq for r in outbox.after(rows[2].id, 2)] == [3, 4]
-    outbox.ack([rows[0].id, rows[1].id, rows[0].id])
-    assert len(outbox) == 5
+    assert outbox.first_id() == rows[0].id
+    assert outbox.ack(Stream.TELEMETRY, [(0, 1), (0, 0)]) == 2  # the cloud's ranges of seqs
+    assert outbox.ack(Stream.EVENTS, [(5, 9)]) == 0  # another stream's seqs: nothing
+    assert len(outbox) == 5 and outbox.first_id() == rows[2].id
     outbox.close()
 
     reopened = Outbox(tmp_path / "outbox.sqlite")  # the car restarts
@@ -83,8 +87,9 @@ def test_outbox_keeps_order_removes_acked_and_survives_a_restart(tmp_path: Path)
     assert [r.seq for r in reopened.after(0, 100)] == [2, 3, 4, 0, 5]
     assert reopened.put(Stream.TELEMETRY, telemetry(6, 6)) == 6  # seq goes on growing
     assert reopened.put(Stream.EVENTS, event) == 1
-    reopened.ack(r.id for r in reopened.after(0, 100))
-    assert len(reopened) == 0 and reopened.bytes == 0
+    reopened.ack(Stream.TELEMETRY, [(0, 6)])
+    reopened.ack(Stream.EVENTS, [(0, 1)])
+    assert len(reopened) == 0 and reopened.bytes == 0 and reopened.first_id() is None
     assert reopened.put(Stream.TELEMETRY, telemetry(7, 7)) == 7  # even when emptied
 
 
@@ -114,6 +119,20 @@ def test_a_full_outbox_summarises_old_telemetry_and_keeps_every_event(tmp_path: 
     assert latest["Vehicle.Powertrain.Range"] == 1000.0 - summary.seq
     assert latest[SPEED] == float(summary.seq)
     assert "Vehicle.TraveledDistance" in latest
+
+
+def test_summarising_leaves_the_messages_that_may_be_in_flight_alone(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_rows=40, window=10)
+    outbox.put_many(Stream.TELEMETRY, [telemetry(float(i), float(i)) for i in range(10)])
+    originals = [(r.seq, r.payload) for r in outbox.after(0, 10)]
+    for i in range(10, 200):
+        outbox.put(Stream.TELEMETRY, telemetry(float(i), float(i)))
+    rows = outbox.after(0, 1000)
+    assert len(rows) <= 40 and outbox.summaries >= 1
+    # the oldest `window` batches are untouched (the cloud may hold them and ack their seqs)
+    assert [(r.seq, r.payload) for r in rows[:10]] == originals
+    summaries = [TelemetryBatch.model_validate_json(r.payload) for r in rows[10:]]
+    assert sum(b.summarized or 1 for b in summaries) == 190
 
 
 def test_events_alone_may_exceed_the_bound(tmp_path: Path) -> None:
@@ -156,11 +175,13 @@ def test_mqtt_urls() -> None:
 
 class Collector:
     """The cloud's side, as a test sees it: a paho client on its own thread that keeps every
-    message of the car by (stream, seq), dropping repeats, as the cloud does."""
+    message of the car by (stream, seq), dropping repeats, as the cloud does, and, while
+    `acking`, acknowledges each one (repeats too) as the cloud does once it has stored it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, acking: bool = True) -> None:
         settings = parse_url(url)
         self.host, self.port = settings.host, settings.port
+        self.acking = acking
         self.messages: dict[tuple[str, int], dict[str, object]] = {}
         self.duplicates = 0
         self.status: list[str] = []
@@ -195,7 +216,7 @@ class Collector:
         if stream == Stream.STATUS:
             self.status.append(msg.payload.decode())
             return
-        if stream == Stream.COMMANDS:
+        if stream in (Stream.COMMANDS, Stream.ACKS):
             return
         data = json.loads(msg.payload)
         with self._lock:
@@ -203,6 +224,18 @@ class Collector:
             if key in self.messages:
                 self.duplicates += 1
             self.messages[key] = data
+        if self.acking:
+            self.ack(Stream(stream), [key[1]])
+
+    def ack(self, stream: Stream, seqs: list[int]) -> None:
+        """Acknowledge `seqs` of `stream` to the car (not waiting: the paho thread publishes)."""
+        assert self._client is not None
+        ack = Ack.model_validate({"vin": VIN, "stream": stream.value, "ranges": seq_ranges(seqs)})
+        self._client.publish(topic(VIN, Stream.ACKS), ack.model_dump_json().encode(), qos=1)
+
+    def ack_raw(self, payload: bytes) -> None:
+        assert self._client is not None
+        self._client.publish(topic(VIN, Stream.ACKS), payload, qos=1).wait_for_publish(5)
 
     def seqs(self, stream: Stream) -> set[int]:
         with self._lock:
@@ -314,6 +347,8 @@ async def test_every_seq_arrives_through_broker_crashes_and_car_restarts(
 @pytest.mark.services
 async def test_a_parked_car_stays_quiet(private_mosquitto: Broker, tmp_path: Path) -> None:
     session = CarSession.create(load_config(environ={}))
+    collector = Collector(private_mosquitto.url)
+    collector.connect()
     link = VehicleLink(session.client, private_mosquitto.url, VIN, tmp_path)
     task = asyncio.create_task(link.run())
     await until(lambda: link.stats.telemetry_batches == 1 and link.stats.queued == 0)
@@ -327,6 +362,46 @@ async def test_a_parked_car_stays_quiet(private_mosquitto: Broker, tmp_path: Pat
     session.advance(1.0)
     await until(lambda: link.stats.telemetry_batches == 2, what="the lock to be reported")
     await stop(link, task)
+    collector.close()
+
+
+@pytest.mark.services
+async def test_only_the_clouds_ack_empties_the_outbox_and_silence_means_resend(
+    private_mosquitto: Broker, tmp_path: Path
+) -> None:
+    session = CarSession.create(load_config(environ={}))
+    cloud = Collector(private_mosquitto.url, acking=False)  # it receives, but says nothing
+    cloud.connect()
+    link = VehicleLink(
+        session.client, private_mosquitto.url, VIN, tmp_path, telemetry={}, resend_after_s=0.3
+    )
+    for i in range(3):
+        link.emit_event(EventKind.GEOFENCE_ENTER, {"zone": f"z{i}"})
+    task = asyncio.create_task(link.run())
+    await until(lambda: cloud.seqs(Stream.EVENTS) == {0, 1, 2}, what="the events delivered")
+    # the broker has them (PUBACK), the cloud has not acknowledged them: they stay on disk
+    await asyncio.sleep(0.5)
+    assert link.stats.queued == 3 and link.stats.acked == 0
+    # unacknowledged for longer than resend_after_s: sent again, in order
+    await until(lambda: link.stats.resent >= 3, what="a resend")
+    assert cloud.duplicates >= 3
+    # junk on the ack topic is counted and changes nothing
+    cloud.ack_raw(b"{not json")
+    cloud.ack_raw(b'{"v": 1, "vin": "WCARM1ND000000008", "stream": "events", "ranges": [[0, 9]]}')
+    cloud.ack_raw(
+        b'{"v": 1, "vin": "' + VIN.encode() + b'", "stream": "events", "ranges": [[2, 1]]}'
+    )
+    await until(lambda: link.stats.malformed == 3, what="bad acks counted")
+    assert link.stats.queued == 3
+    # an ack for some of them removes exactly those; the rest wait for theirs
+    cloud.ack(Stream.EVENTS, [0, 2])
+    await until(lambda: link.stats.queued == 1, what="two acknowledged")
+    assert [r.seq for r in link.outbox.after(0, 10)] == [1]
+    cloud.ack(Stream.EVENTS, [1])
+    await until(lambda: link.stats.queued == 0, what="an empty outbox")
+    assert link.stats.acked == 3
+    await stop(link, task)
+    cloud.close()
 
 
 @pytest.mark.services

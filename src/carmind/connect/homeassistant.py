@@ -55,7 +55,7 @@ from carmind.connect.homeassistant_entities import (
     parse_command,
     state_payloads,
 )
-from carmind.connect.mqtt import make_client, parse_url
+from carmind.connect.mqtt import make_client, no_delay, parse_url
 from carmind.connect.protocol import ResultStatus
 from carmind.errors import CarmindError
 from carmind.signals.broker import Client, Subscription
@@ -155,9 +155,18 @@ class HomeAssistantBridge:
             self._stop_event.set()
 
     async def run(self) -> None:
-        """Connect, publish and follow until `stop()`, reconnecting with back-off."""
-        self._stopping = False
+        """Connect, publish and follow until `stop()` (also one that came before the run
+        started), reconnecting with back-off."""
         self._stop_event = asyncio.Event()
+        if self._stopping:
+            self._stop_event.set()
+        try:
+            await self._run()
+        finally:
+            self._stopping = False  # the bridge can run again
+
+    async def _run(self) -> None:
+        assert self._stop_event is not None
         identity, topics = self._identify()
         will = aiomqtt.Will(topics.availability, OFFLINE, qos=QOS, retain=True)
         delay = RECONNECT_MIN_S
@@ -166,6 +175,7 @@ class HomeAssistantBridge:
                 async with make_client(
                     self.settings, identifier=f"{identity.node_id}_ha", will=will
                 ) as mqtt:
+                    no_delay(mqtt)
                     delay = RECONNECT_MIN_S
                     await self._session(mqtt, identity, topics)
                     await mqtt.publish(topics.availability, OFFLINE, qos=QOS, retain=True)

@@ -35,14 +35,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from carmind.connect.protocol import Command, ResultStatus, SignedPart
+from carmind.connect.protocol import CLOCK_SKEW_S, Command, ResultStatus, SignedPart
 from carmind.errors import CarmindError
 
 log = logging.getLogger(__name__)
 
-CLOCK_SKEW_S: Final = 30.0
-"""How far the phone's clock may be off the car's: a command is accepted up to this long after
-its `expires_at` (phones sync by NTP/NITZ; 30 s covers a car that has been asleep without GNSS)."""
 MAX_VALIDITY_S: Final = 600.0
 """The longest a command may be valid for (10 min): long enough for a car in a parking garage to
 pick it up after a reconnect, short enough that a captured command is worthless soon."""
@@ -148,7 +145,10 @@ def _load_public(public_pem: str) -> ec.EllipticCurvePublicKey:
 class Keychain:
     """The car's enrolled phone keys, persisted in `directory/keychain.json`."""
 
-    def __init__(self, directory: str | Path, vin: str) -> None:
+    def __init__(self, directory: str | Path, vin: str, *, skew_s: float = CLOCK_SKEW_S) -> None:
+        """`skew_s`: how long after its expiry a command is still accepted (the protocol's
+        `CLOCK_SKEW_S`; the cloud waits as long before it calls a command expired)."""
+        self.skew_s = skew_s
         self.directory = Path(directory)
         self.vin = vin
         self.path = self.directory / KEYCHAIN_FILE
@@ -288,11 +288,11 @@ class Keychain:
             raise CommandRefused(f"bad signature for key {key.key_id}: forged or altered") from None
         if part.vin != self.vin:
             raise CommandRefused(f"command is for VIN {part.vin}, this car is {self.vin}")
-        if now > part.expires_at + CLOCK_SKEW_S:
+        if now > part.expires_at + self.skew_s:
             raise CommandRefused(
                 f"command expired {now - part.expires_at:.0f} s ago", ResultStatus.EXPIRED
             )
-        if part.expires_at - now > MAX_VALIDITY_S + CLOCK_SKEW_S:
+        if part.expires_at - now > MAX_VALIDITY_S + self.skew_s:
             raise CommandRefused(
                 f"command valid for {part.expires_at - now:.0f} s; at most {MAX_VALIDITY_S:g} s "
                 "is accepted"

@@ -14,9 +14,13 @@ What it does (topics and payloads: `carmind.connect.protocol`):
   (speed 1 s, location 2 s, state of charge 30 s, ...), batched into `TelemetryBatch`es; a parked
   car whose signals do not change sends nothing;
 - writes every telemetry batch, event and command result to the on-disk `Outbox` before sending,
-  sends them in order at QoS 1 and deletes them on the broker's PUBACK; after a reconnect or a car
-  restart it resends what is left. Each message carries its stream's `seq`, so the cloud keeps
-  exactly one copy;
+  sends them in order at QoS 1 and deletes them only when the cloud's `Ack` names them (the
+  broker's PUBACK is not enough: a broker that crashes loses what it held, and the cloud's
+  subscription with it). What is sent and not acknowledged is sent again, in order, after every
+  (re)connect and, while connected, when the oldest of it has waited `RESEND_AFTER_S` (doubling
+  up to `RESEND_MAX_S` while the cloud stays silent). At most the outbox's `window` messages are
+  unacknowledged at a time. Each message carries its stream's `seq`, so the cloud keeps exactly
+  one copy of what is sent twice;
 - receives commands (QoS 1), verifies them with the `Keychain`, executes them with the
   `Executor` and answers with a `CommandResult`;
 - counts malformed, oversized and unexpected messages in `stats`, logs them, and carries on.
@@ -40,9 +44,10 @@ from pydantic import ValidationError
 
 from carmind.connect.executor import Executor
 from carmind.connect.keychain import CommandRefused, Keychain
-from carmind.connect.mqtt import make_client, parse_url
+from carmind.connect.mqtt import make_client, no_delay, parse_url
 from carmind.connect.protocol import (
     MAX_PAYLOAD_BYTES,
+    Ack,
     Command,
     CommandResult,
     Event,
@@ -54,7 +59,7 @@ from carmind.connect.protocol import (
     parse_topic,
     topic,
 )
-from carmind.connect.queue import MAX_BYTES, MAX_ROWS, Outbox, Queued
+from carmind.connect.queue import MAX_BYTES, MAX_ROWS, Outbox
 from carmind.signals.broker import Client, Datapoint
 from carmind.signals.errors import SignalError
 
@@ -94,6 +99,12 @@ RECONNECT_MAX_S: Final = 60.0
 a fleet does not reconnect in lockstep after a broker restart."""
 SEND_WINDOW: Final = 256
 """Messages handed to the MQTT client ahead of their PUBACK: keeps a long round trip busy."""
+RESEND_AFTER_S: Final = 10.0
+"""A message sent this long ago and not acknowledged by the cloud is sent again (with all that
+followed it), so a cloud that lost its subscription in a broker crash gets it once it is back:
+several times the cloud's write delay (50 ms batches), short against a broker restart."""
+RESEND_MAX_S: Final = 300.0
+"""While resends bring no ack (the cloud is down), the wait between them doubles up to this."""
 MAX_INFLIGHT: Final = 20
 """QoS 1 messages unacknowledged on the wire: Mosquitto's default receive maximum."""
 PUBLISH_TIMEOUT_S: Final = 30.0
@@ -112,7 +123,13 @@ class LinkStats:
     telemetry_points: int = 0
     events: int = 0
     published: int = 0
+    """Messages handed to the broker, resends included."""
+    resent: int = 0
+    """Of those, sent again because the cloud had not acknowledged them."""
     acked: int = 0
+    """Messages the cloud acknowledged (deleted from the outbox)."""
+    acks: int = 0
+    """`Ack` messages received from the cloud."""
     commands: int = 0
     commands_executed: int = 0
     commands_refused: int = 0
@@ -120,7 +137,7 @@ class LinkStats:
     oversized: int = 0
     unknown_topic: int = 0
     queued: int = 0
-    """Messages waiting in the outbox (updated as the link works)."""
+    """Messages in the outbox not yet acknowledged by the cloud (updated as the link works)."""
     connected: bool = False
 
 
@@ -143,6 +160,7 @@ class VehicleLink:
         max_bytes: int = MAX_BYTES,
         reconnect_min_s: float = RECONNECT_MIN_S,
         reconnect_max_s: float = RECONNECT_MAX_S,
+        resend_after_s: float = RESEND_AFTER_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`telemetry`: the signals to send and their minimum intervals (default `TELEMETRY`);
@@ -157,6 +175,7 @@ class VehicleLink:
         self.clock = clock
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
+        self.resend_after_s = resend_after_s
         self.stats = LinkStats()
         self._max_rows = max_rows
         self._max_bytes = max_bytes
@@ -217,8 +236,8 @@ class VehicleLink:
         self._wake.set()
 
     async def run(self) -> None:
-        """Sample, send and receive until `stop()`; reconnects on its own."""
-        self._stopping.clear()
+        """Sample, send and receive until `stop()` (also one that came before the run started);
+        reconnects on its own."""
         sampler = asyncio.create_task(self._sample(), name=f"link-sample-{self.vin}")
         delay = self.reconnect_min_s
         try:
@@ -234,8 +253,6 @@ class VehicleLink:
                     if self.stats.connected:
                         self.stats.disconnects += 1
                     self.stats.connected = False
-                    if self._outbox is not None:
-                        self._outbox.pinned = 0
                 if self._stopping.is_set():
                     break
                 wait = delay * random.uniform(0.5, 1.0)
@@ -250,6 +267,7 @@ class VehicleLink:
                 self.stats.queued = self._outbox.rows
                 self._outbox.close()
                 self._outbox = None
+            self._stopping.clear()  # the link can run again
 
     # ------------------------------------------------------------------ connection
 
@@ -267,10 +285,13 @@ class VehicleLink:
         # the send window keeps this many publish calls pending by design: no warning for it
         mqtt.pending_calls_threshold = SEND_WINDOW + MAX_INFLIGHT
         async with mqtt:
+            no_delay(mqtt)
             self.stats.connected = True
             self.stats.connects += 1
             log.info("link connected to %s as %s", self.settings.redacted(), self.vin)
-            await mqtt.subscribe(topic(self.vin, Stream.COMMANDS), qos=1)
+            await mqtt.subscribe(
+                [(topic(self.vin, Stream.COMMANDS), 1), (topic(self.vin, Stream.ACKS), 1)]
+            )
             await mqtt.publish(status_topic, STATUS_ONLINE, qos=1, retain=True)
             tasks = [
                 asyncio.create_task(self._send(mqtt)),
@@ -291,40 +312,79 @@ class VehicleLink:
             await mqtt.publish(status_topic, STATUS_OFFLINE, qos=1, retain=True, timeout=5.0)
 
     async def _send(self, mqtt: aiomqtt.Client) -> None:
-        """Stream the outbox to the broker in order; delete what the broker acknowledged."""
+        """Stream the outbox to the broker in order, from its oldest message (what an earlier
+        connection sent may not have reached the cloud); send again what the cloud leaves
+        unacknowledged for `resend_after_s`. Deleting is `_ack`'s job."""
         outbox = self.outbox
-        inflight: deque[tuple[Queued, asyncio.Task[None]]] = deque()
+        loop = asyncio.get_running_loop()
+        publishing: deque[asyncio.Task[None]] = deque()
+        sent: deque[tuple[int, float]] = deque()
+        """(row id, when) of what this connection sent, oldest first; entries below the
+        outbox's first row are acknowledged and trimmed, so its length bounds what is out."""
         cursor = 0
+        resend_after = self.resend_after_s
+        acked = self.stats.acked
+        resending = 0
+        wake: asyncio.Task[bool] | None = None
         try:
             while True:
                 self._wake.clear()
-                if len(inflight) < SEND_WINDOW:
-                    for row in outbox.after(cursor, SEND_WINDOW - len(inflight)):
-                        task = asyncio.create_task(
-                            mqtt.publish(
-                                topic(self.vin, row.stream),
-                                row.payload,
-                                qos=1,
-                                timeout=PUBLISH_TIMEOUT_S,
+                while publishing and publishing[0].done():
+                    publishing.popleft().result()  # a failed publish ends the session
+                now = loop.time()
+                first = outbox.first_id()
+                while sent and (first is None or sent[0][0] < first):
+                    sent.popleft()
+                if self.stats.acked != acked:  # the cloud answers: back to the short wait
+                    acked = self.stats.acked
+                    resend_after = self.resend_after_s
+                if sent and now - sent[0][1] >= resend_after:
+                    log.info(
+                        "no ack from the cloud for %.0f s: sending %d messages again",
+                        now - sent[0][1],
+                        len(sent),
+                    )
+                    resending = sent[-1][0]
+                    cursor = sent[0][0] - 1
+                    sent.clear()
+                    resend_after = min(resend_after * 2, RESEND_MAX_S)
+                room = min(SEND_WINDOW - len(publishing), outbox.window - len(sent))
+                if room > 0:
+                    for row in outbox.after(cursor, room):
+                        publishing.append(
+                            asyncio.create_task(
+                                mqtt.publish(
+                                    topic(self.vin, row.stream),
+                                    row.payload,
+                                    qos=1,
+                                    timeout=PUBLISH_TIMEOUT_S,
+                                )
                             )
                         )
-                        inflight.append((row, task))
-                        cursor = outbox.pinned = row.id
+                        sent.append((row.id, now))
+                        cursor = row.id
                         self.stats.published += 1
-                if not inflight:
-                    await self._wake.wait()
+                        if row.id <= resending:
+                            self.stats.resent += 1
+                if len(publishing) >= SEND_WINDOW:
+                    # refill in steps of a quarter window, not one read per PUBACK; raises when
+                    # the connection fails (the session ends)
+                    await publishing[SEND_WINDOW // 4 - 1]
                     continue
-                await inflight[0][1]  # raises when the connection fails: the session ends
-                acked: list[int] = []
-                while inflight and inflight[0][1].done():
-                    row, task = inflight.popleft()
-                    task.result()
-                    acked.append(row.id)
-                outbox.ack(acked)
-                self.stats.acked += len(acked)
-                self.stats.queued = outbox.rows
+                # wait for a new message, an ack, a PUBACK or the oldest message's resend time
+                if wake is None or wake.done():
+                    wake = asyncio.create_task(self._wake.wait())
+                waiting: list[asyncio.Future[Any]] = [wake]
+                if publishing:
+                    waiting.append(publishing[0])
+                timeout = max(0.0, sent[0][1] + resend_after - now) if sent else None
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for _, task in inflight:
+            if wake is not None:
+                wake.cancel()
+            for task in publishing:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the session's own error says it all
                 task.cancel()
 
     async def _receive(self, mqtt: aiomqtt.Client) -> None:
@@ -338,7 +398,11 @@ class VehicleLink:
 
     def _handle(self, name: str, payload: object) -> None:
         parsed = parse_topic(name)
-        if parsed != (self.vin, Stream.COMMANDS):
+        if (
+            parsed is None
+            or parsed[0] != self.vin
+            or parsed[1] not in (Stream.COMMANDS, Stream.ACKS)
+        ):
             self.stats.unknown_topic += 1
             log.warning("message on unexpected topic %r ignored", name)
             return
@@ -349,6 +413,9 @@ class VehicleLink:
         if len(payload) > MAX_PAYLOAD_BYTES:
             self.stats.oversized += 1
             log.warning("command of %d bytes refused unread", len(payload))
+            return
+        if parsed[1] is Stream.ACKS:
+            self._ack(payload)
             return
         try:
             command = Command.model_validate_json(payload)
@@ -362,6 +429,25 @@ class VehicleLink:
             self.stats.commands_executed += 1
         else:
             self.stats.commands_refused += 1
+
+    def _ack(self, payload: bytes | bytearray) -> None:
+        """The cloud committed these messages: delete them from the outbox."""
+        try:
+            ack = Ack.model_validate_json(payload)
+        except ValidationError as exc:
+            self.stats.malformed += 1
+            log.warning("malformed ack ignored: %s", exc.errors()[0].get("msg", exc))
+            return
+        if ack.vin != self.vin:
+            self.stats.malformed += 1
+            log.warning("ack for %s on this car's topic ignored", ack.vin)
+            return
+        self.stats.acks += 1
+        removed = self.outbox.ack(Stream(ack.stream), ack.ranges)
+        if removed:
+            self.stats.acked += removed
+            self.stats.queued = self.outbox.rows
+            self._wake.set()  # room in the window
 
     def handle_command(self, command: Command) -> tuple[ResultStatus, str]:
         """Verify, execute and answer one command (the result is queued for the cloud)."""

@@ -11,10 +11,12 @@ User names and passwords may be percent-encoded (`%40` for `@`). A bad URL raise
 
 from __future__ import annotations
 
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
@@ -111,11 +113,16 @@ def make_client(
     session_expiry_s: int = 0,
     keepalive_s: int = KEEPALIVE_S,
     max_inflight: int | None = None,
+    receive_maximum: int | None = None,
 ) -> aiomqtt.Client:
     """An (unconnected) aiomqtt client; use it as `async with make_client(...) as client`.
 
     `persistent` keeps the broker-side session (subscriptions, queued QoS 1 messages) across
     connections: clean start off and, on MQTT 5, a session expiry of `session_expiry_s`.
+    `receive_maximum` (MQTT 5 only, 1..65535) is how many unacknowledged QoS 1 messages the
+    broker may send this client at once; without it Mosquitto 2 uses its
+    `max_inflight_messages` (20 by default). `max_inflight` is the same limit the other way,
+    for what this client publishes.
     """
     properties: Properties | None = None
     clean_session: bool | None = None
@@ -123,9 +130,14 @@ def make_client(
     clean_start: bool | Literal[3] = paho_client.MQTT_CLEAN_START_FIRST_ONLY
     if settings.v5:
         clean_start = not persistent
-        if persistent and session_expiry_s > 0:
+        if (persistent and session_expiry_s > 0) or receive_maximum is not None:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        if persistent and session_expiry_s > 0:
+            assert properties is not None
             properties.SessionExpiryInterval = session_expiry_s
+        if receive_maximum is not None:
+            assert properties is not None
+            properties.ReceiveMaximum = max(1, min(receive_maximum, 65535))
     else:
         clean_session = not persistent
     tls_context: ssl.SSLContext | None = None
@@ -151,4 +163,54 @@ def make_client(
     )
 
 
-__all__ = ["MqttSettings", "MqttUrlError", "make_client", "parse_url"]
+RawHandler = Callable[[str, bytes, int, int], None]
+"""Called with (topic, payload, message id, QoS) for every message, in the event loop."""
+
+
+def no_delay(client: aiomqtt.Client) -> None:
+    """Turn Nagle's algorithm off on a connected client's socket (call it right after
+    connecting).
+
+    QoS 1 means a small PUBACK per message; with Nagle on, a small packet can wait for the
+    peer's delayed TCP ACK (~40 ms on Linux). That caps a subscriber at a few hundred messages/s
+    (the broker sends only so many unacknowledged ones) and adds ~40 ms to a command's round
+    trip. Applies to TLS sockets too; anything but TCP (a WebSocket transport) is left alone.
+    """
+    sock = client._client.socket()  # aiomqtt exposes no socket options after connecting
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def receive_raw(client: aiomqtt.Client, handler: RawHandler, *, manual_ack: bool) -> None:
+    """Hand every incoming message straight to `handler`, bypassing `client.messages`.
+
+    aiomqtt wraps each message in objects and an asyncio queue and wakes a task per message;
+    a high-rate subscriber (the cloud ingest) skips that. `client.messages` then yields
+    nothing but still raises `MqttError` when the connection drops. With `manual_ack`, QoS 1
+    messages are acknowledged only by `ack` (say, after they are committed); call this before
+    connecting.
+    """
+    paho = client._client  # aiomqtt has no raw-message hook
+
+    def on_message(_paho: Any, _userdata: Any, message: paho_client.MQTTMessage) -> None:
+        handler(message.topic, bytes(message.payload), message.mid, message.qos)
+
+    paho.manual_ack_set(manual_ack)
+    paho.on_message = on_message
+
+
+def ack(client: aiomqtt.Client, mid: int, qos: int = 1) -> None:
+    """Acknowledge a message received with `receive_raw(..., manual_ack=True)`."""
+    client._client.ack(mid, qos)
+
+
+__all__ = [
+    "MqttSettings",
+    "MqttUrlError",
+    "RawHandler",
+    "ack",
+    "make_client",
+    "no_delay",
+    "parse_url",
+    "receive_raw",
+]

@@ -6,12 +6,26 @@ Topics (QoS 1 everywhere, `{vin}` the car's VIN):
     carmind/v1/{vin}/events      car -> cloud   Event
     carmind/v1/{vin}/commands    cloud -> car   Command
     carmind/v1/{vin}/results     car -> cloud   CommandResult
+    carmind/v1/{vin}/acks        cloud -> car   Ack
     carmind/v1/{vin}/status      car -> cloud   "online" / "offline" (retained; offline is the
                                                 car's MQTT will)
 
 Every car-to-cloud message carries `seq`, a per-car sequence number that only grows (it survives
 car restarts: the link keeps it on disk). The cloud stores a message once per (vin, stream, seq)
 and drops repeats, so store-and-forward can resend freely.
+
+Acknowledgement is end to end. The broker's PUBACK only says the broker has a message, and a
+broker that crashes loses what it held (and the cloud's subscription with it), so the car keeps a
+telemetry batch, event or command result in its outbox until the cloud's `Ack` for it arrives.
+The cloud acknowledges what it has committed to its database, repeats it dropped included
+(stored before), never a message it refused as malformed. An `Ack` names one stream of one car
+and the acknowledged sequence numbers as inclusive ranges, `[[first, last], ...]`, so a batch of
+2,000 consecutive messages costs one small payload:
+
+    {"v": 1, "vin": "WCARM1ND000000007", "stream": "telemetry", "ranges": [[183, 237]]}
+
+An ack that is lost (the broker went down) costs a resend: the car sends again what stays
+unacknowledged, the cloud drops the repeat and acknowledges it again.
 
 Commands are signed end to end by the owner's phone (ECDSA P-256, SHA-256) over the canonical JSON
 of `SignedPart`; the cloud relays them and cannot forge one (`carmind.connect.keychain`).
@@ -20,15 +34,23 @@ of `SignedPart`; the cloud relays them and cannot forge one (`carmind.connect.ke
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 PROTOCOL_VERSION: Final = 1
 TOPIC_ROOT: Final = "carmind/v1"
 MAX_PAYLOAD_BYTES: Final = 256 * 1024
 """Larger MQTT payloads are refused unread (counted and logged) on both sides."""
+CLOCK_SKEW_S: Final = 30.0
+"""Clock difference allowed between phone, cloud and car: the car refuses a command this long
+after its expiry, and the cloud marks an unanswered command expired only then, so the two never
+disagree about a command the car could still run (NTP keeps clocks well within a second; 30 s
+covers a car whose clock has not synchronised since it woke)."""
+MAX_ACK_RANGES: Final = 10_000
+"""Ranges in one `Ack`: more than a cloud write batch can leave gaps between."""
 
 Vin = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
 """A VIN: 17 characters, digits and capitals without I, O and Q (ISO 3779)."""
@@ -39,7 +61,12 @@ class Stream(StrEnum):
     EVENTS = "events"
     COMMANDS = "commands"
     RESULTS = "results"
+    ACKS = "acks"
     STATUS = "status"
+
+
+ACKED_STREAMS: Final = (Stream.TELEMETRY, Stream.EVENTS, Stream.RESULTS)
+"""The car's streams that the cloud acknowledges (the car keeps each message until then)."""
 
 
 def topic(vin: str, stream: Stream) -> str:
@@ -155,3 +182,34 @@ class CommandResult(_Message):
     status: ResultStatus
     reason: str = ""
     at: float
+
+
+SeqRange = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+"""Inclusive range of sequence numbers, [first, last]."""
+
+
+class Ack(_Message):
+    """The cloud has committed these messages of one stream of one car (or had them already)."""
+
+    vin: Vin
+    stream: Literal["telemetry", "events", "results"]
+    ranges: tuple[SeqRange, ...] = Field(min_length=1, max_length=MAX_ACK_RANGES)
+
+    @field_validator("ranges")
+    @classmethod
+    def _ordered(cls, ranges: tuple[SeqRange, ...]) -> tuple[SeqRange, ...]:
+        for first, last in ranges:
+            if first > last:
+                raise ValueError(f"range [{first}, {last}]: first is after last")
+        return ranges
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Sequence numbers as sorted inclusive ranges: 1, 2, 3, 7, 2 -> [(1, 3), (7, 7)]."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges

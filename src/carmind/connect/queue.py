@@ -1,18 +1,21 @@
 """Store-and-forward on disk: what the car sends is written here first and leaves only when the
-broker has acknowledged it.
+cloud has acknowledged it.
 
 `Outbox` is a SQLite database (WAL journal, `synchronous=FULL`: a committed message and its
 sequence number survive a power cut). `put` assigns the stream's next sequence number and stores
 the message in one transaction; the sender reads messages in order with `after(cursor, limit)`
-(streamed from disk: a large backlog costs disk, not memory) and deletes them with `ack` once the
-broker's PUBACK arrives. Sequence numbers are kept per stream in the database, so they keep
+(streamed from disk: a large backlog costs disk, not memory) and deletes them with `ack(stream,
+ranges)` when the cloud's `Ack` names them (the broker's PUBACK deletes nothing: a broker that
+crashes loses what it held). Sequence numbers are kept per stream in the database, so they keep
 growing across restarts.
 
 The outbox is bounded (`max_rows`, `max_bytes`). When a new message would exceed a bound, the
 oldest telemetry batches are summarised: merged into one batch that keeps the latest value of each
 signal, its `summarized` field counting the original batches it stands for, and the sequence
-number of the newest of them. Events and command results are never summarised or dropped (when
-they alone exceed a bound, the outbox grows past it and says so in the log).
+number of the newest of them. The first `window` messages are left alone: the sender never has
+more than that many sent and unacknowledged, so a summary never replaces a batch the cloud may
+already hold and acknowledge by its seq. Events and command results are never summarised or
+dropped (when they alone exceed a bound, the outbox grows past it and says so in the log).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ SUMMARY_CHUNK: Final = 1_000
 enough that a full outbox is not summarised again on every new batch."""
 MAX_POINTS: Final = 10_000
 """A summary holds at most this many points (the protocol's limit for one batch)."""
+ACK_WINDOW: Final = 10_000
+"""Messages the sender may have sent and not yet seen acknowledged by the cloud: a few of the
+cloud's write batches (2,000 messages or 50 ms each), enough to keep a replay at the wire's rate,
+few enough that a cloud that does not answer is not flooded with resends."""
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -47,6 +54,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_stream ON outbox (stream, id);
+CREATE INDEX IF NOT EXISTS outbox_seq ON outbox (stream, seq);
 CREATE TABLE IF NOT EXISTS sequence (stream TEXT PRIMARY KEY, next INTEGER NOT NULL);
 """
 
@@ -65,7 +73,12 @@ class Outbox:
     """The car's outgoing messages on disk, in send order."""
 
     def __init__(
-        self, path: str | Path, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES
+        self,
+        path: str | Path,
+        *,
+        max_rows: int = MAX_ROWS,
+        max_bytes: int = MAX_BYTES,
+        window: int = ACK_WINDOW,
     ) -> None:
         if max_rows < 2 or max_bytes < 2 * MAX_PAYLOAD_BYTES:
             raise ValueError(
@@ -76,6 +89,9 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        self.window = max(1, min(window, max_rows // 2))
+        """The oldest this many messages may be in flight: summarising leaves them alone, and the
+        sender keeps no more than this many unacknowledged (half the row bound at most)."""
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -88,8 +104,6 @@ class Outbox:
         self.bytes: int = size
         """Their payload bytes."""
         self._next: dict[str, int] = dict(self._db.execute("SELECT stream, next FROM sequence"))
-        self.pinned = 0
-        """Rows up to this id are in flight: summarising leaves them alone."""
         self.summaries = 0
         """Summarising steps taken since opening."""
 
@@ -155,26 +169,33 @@ class Outbox:
             )
         ]
 
-    def ack(self, ids: Iterable[int]) -> None:
-        """Delete acknowledged messages (ids no longer present are ignored)."""
-        keys = [(i,) for i in ids]
+    def first_id(self) -> int | None:
+        """The row id of the oldest message waiting; None when the outbox is empty."""
+        row = self._db.execute("SELECT MIN(id) FROM outbox").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def ack(self, stream: Stream, ranges: Iterable[tuple[int, int]]) -> int:
+        """Delete the messages of `stream` whose seq the cloud acknowledged (inclusive ranges;
+        seqs no longer here are ignored). Returns how many were deleted."""
+        keys = [(stream.value, first, last) for first, last in ranges]
         if not keys:
-            return
+            return 0
         db = self._db
         # a deletion lost in a power cut only means a resend, which the cloud drops by seq:
-        # no fsync for acks (the replay rate doubles)
+        # no fsync for acks
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("BEGIN IMMEDIATE")
         try:
             removed = 0
             freed = 0
             for key in keys:
-                row = db.execute(
-                    "DELETE FROM outbox WHERE id = ? RETURNING LENGTH(payload)", key
-                ).fetchone()
-                if row is not None:
+                for (size,) in db.execute(
+                    "DELETE FROM outbox WHERE stream = ? AND seq BETWEEN ? AND ? "
+                    "RETURNING LENGTH(payload)",
+                    key,
+                ):
                     removed += 1
-                    freed += row[0]
+                    freed += size
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -183,6 +204,7 @@ class Outbox:
             db.execute("PRAGMA synchronous=FULL")
         self.rows -= removed
         self.bytes -= freed
+        return removed
 
     # ------------------------------------------------------------------ bounding
 
@@ -201,10 +223,16 @@ class Outbox:
                 return
 
     def _summarise(self) -> bool:
-        """Merge the oldest unpinned telemetry batches into one; False when there are < 2."""
+        """Merge the oldest telemetry batches behind the window into one; False when there are
+        fewer than 2 of them."""
+        edge = self._db.execute(
+            "SELECT id FROM outbox ORDER BY id LIMIT 1 OFFSET ?", (self.window - 1,)
+        ).fetchone()
+        if edge is None:
+            return False
         chosen = self._db.execute(
             "SELECT id, seq, payload FROM outbox WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
-            (Stream.TELEMETRY.value, self.pinned, SUMMARY_CHUNK),
+            (Stream.TELEMETRY.value, edge[0], SUMMARY_CHUNK),
         ).fetchall()
         if len(chosen) < 2:
             return False
@@ -243,4 +271,4 @@ def _merge(batches: list[dict[str, Any]]) -> dict[str, Any]:
     return {**newest, "points": points, "summarized": stands_for}
 
 
-__all__ = ["MAX_BYTES", "MAX_ROWS", "Outbox", "Queued"]
+__all__ = ["ACK_WINDOW", "MAX_BYTES", "MAX_ROWS", "Outbox", "Queued"]

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -40,6 +41,20 @@ OWNER: Final = "owner"
 OWNER_PASSWORD_FILE: Final = "owner.password"
 STATUS_EVERY_S: Final = 1.0
 """How often the link's state and backlog are published on the hub (s)."""
+
+
+def _port_or_free(port: int, host: str = "127.0.0.1") -> int:
+    """`port` if nothing listens on it, else a free one (another carmind may be running): the
+    panel and `Vehicle.Carmind.Connect.*` show which was taken."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+            return port
+        except OSError:
+            probe.bind((host, 0))
+            free = int(probe.getsockname()[1])
+    log.warning("port %d is taken; the embedded service uses %d instead", port, free)
+    return free
 
 
 class ConnectError(CarmindError):
@@ -85,13 +100,13 @@ class ConnectedServices:
     async def start(self) -> None:
         self.vin = self._vin()
         if self.mqtt_url is None:
-            self.broker = EmbeddedBroker(port=self.config.embedded_mqtt_port)
+            self.broker = EmbeddedBroker(port=_port_or_free(self.config.embedded_mqtt_port))
             await self.broker.start()
             self.mqtt_url = self.broker.url
         if self.cloud_url is None:
             self.cloud = EmbeddedCloud(
                 self.mqtt_url,
-                port=self.config.embedded_cloud_port,
+                port=_port_or_free(self.config.embedded_cloud_port),
                 data_dir=self.data_dir / "cloud",
             )
             await self.cloud.start()

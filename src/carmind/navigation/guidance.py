@@ -496,8 +496,14 @@ class GuidanceService:
     # ---------------------------------------------------------------- running
 
     async def run(self) -> None:
-        """Follow the car every `TICK_S` of simulated time until `stop()`."""
-        self._stop.clear()
+        """Follow the car every `TICK_S` of simulated time until `stop()` (also one that came
+        before the run started)."""
+        try:
+            await self._follow()
+        finally:
+            self._stop.clear()
+
+    async def _follow(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()

@@ -473,8 +473,16 @@ class SimulatedCar:
             self.step()
 
     async def run_realtime(self, speed_factor: float = 1.0) -> None:
-        """Run in real time (or `speed_factor` times faster) until `stop()`."""
-        self._stop.clear()
+        """Run in real time (or `speed_factor` times faster) until `stop()`.
+
+        A `stop()` that came before the run started ends it at once (a Ctrl-C during start-up);
+        the car can be run again afterwards."""
+        try:
+            await self._run_realtime(speed_factor)
+        finally:
+            self._stop.clear()
+
+    async def _run_realtime(self, speed_factor: float) -> None:
         loop = asyncio.get_running_loop()
         start_wall = loop.time()
         start_sim = self.clock.elapsed

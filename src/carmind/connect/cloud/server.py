@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -30,10 +31,14 @@ START_TIMEOUT_S: Final = 15.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers (the host program owns those)."""
+    """uvicorn without its own signal handlers: the host program owns SIGINT and SIGTERM.
 
-    def install_signal_handlers(self) -> None:
-        return None
+    uvicorn replaces them while it serves (`capture_signals`), which inside `carmind run` would
+    turn Ctrl-C into "stop the cloud" and leave the rest running."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class CloudServer:

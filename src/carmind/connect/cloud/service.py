@@ -46,6 +46,7 @@ class CloudService:
         self.writer = Writer(self.sessions, self.counters, on_telemetry=self._dirty.update)
         self.ingest: Ingest | None = Ingest(settings, self.writer) if settings.mqtt_url else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
         self._app: FastAPI | None = None
 
     @property
@@ -68,18 +69,21 @@ class CloudService:
         await commands.expire_pending(self.sessions, self.settings.expiry_grace_s)
         if self.ingest is not None:
             await self.ingest.start()
+        self._stopping.clear()
         self._tasks = [
             asyncio.create_task(self._sweep(), name="cloud-expiry-sweep"),
             asyncio.create_task(self._derive_loop(), name="cloud-derive"),
         ]
 
     async def stop(self) -> None:
-        """Stop the sweeps and the ingest (writing what it holds), then close the database."""
+        """Stop the sweeps and the ingest (writing what it holds), then close the database.
+
+        The sweeps are asked to stop, not cancelled: one in the middle of a transaction finishes
+        it (a cancelled one would leave a connection for the garbage collector, which closes it
+        after the event loop is gone)."""
+        self._stopping.set()
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await task
         self._tasks = []
         if self.ingest is not None:
             await self.ingest.stop()
@@ -113,17 +117,21 @@ class CloudService:
         for vin in sorted(dirty):
             await self.refresh_vehicle(vin)
 
+    async def _pause(self, seconds: float) -> bool:
+        """Wait `seconds`; False when the service is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return not self._stopping.is_set()
+
     async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.sweep_interval_s)
+        while await self._pause(self.settings.sweep_interval_s):
             try:
                 await commands.expire_pending(self.sessions, self.settings.expiry_grace_s)
             except Exception as exc:  # a database hiccup must not end the sweep
                 log.warning("expiry sweep failed: %s", exc)
 
     async def _derive_loop(self) -> None:
-        while True:
-            await asyncio.sleep(DERIVE_INTERVAL_S)
+        while await self._pause(DERIVE_INTERVAL_S):
             try:
                 await self.derive_dirty()
             except Exception as exc:  # a database hiccup must not end the loop

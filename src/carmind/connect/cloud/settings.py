@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
+from carmind.connect import protocol
 from carmind.connect.mqtt import MqttUrlError, parse_url
 from carmind.errors import ConfigError
 from carmind.paths import default_data_dir
@@ -67,9 +68,9 @@ class CloudSettings:
     price_per_kwh: float = 0.30
     """Cost of charging, per kWh added, in the user's currency."""
     currency: str = "EUR"
-    expiry_grace_s: float = 30.0
-    """A pending command is marked expired this long after its expiry (the car allows some clock
-    skew, so it may still answer within the grace)."""
+    expiry_grace_s: float = protocol.CLOCK_SKEW_S
+    """A pending command is marked expired this long after its expiry: the car accepts a command
+    until then (clock skew), so the cloud never calls expired what the car may still run."""
     sweep_interval_s: float = 5.0
     """How often pending commands are checked for expiry."""
     token_ttl_s: int = 3600
