@@ -8,8 +8,9 @@ that key. The cloud can relay and drop commands but cannot forge or replay one.
 
 A key is enrolled only with presence in the car: the car shows a 6-digit pairing code
 (`start_pairing`), valid for `PAIRING_TTL_S` and one use; the phone sends it with its public key
-(`enroll`). `PAIRING_MAX_ATTEMPTS` wrong codes end the pairing window. Keys are revoked from the
-car only.
+(`enroll`, in the car), or, through the cloud, a proof that it knows the code (`pairing_proof` on
+the phone, `enroll_with_proof` in the car: the code never travels). `PAIRING_MAX_ATTEMPTS` wrong
+codes or proofs end the pairing window. Keys are revoked from the car only.
 
 The keychain is a JSON file in the car's data directory, replaced atomically (write, fsync,
 rename), and the accepted counter is written before `verify` returns, so a crash between
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -29,13 +31,19 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from carmind.connect.protocol import CLOCK_SKEW_S, Command, ResultStatus, SignedPart
+from carmind.connect.protocol import (
+    CLOCK_SKEW_S,
+    Command,
+    ResultStatus,
+    SignedPart,
+    pairing_message,
+)
 from carmind.errors import CarmindError
 
 log = logging.getLogger(__name__)
@@ -118,6 +126,17 @@ def sign_command(
             "source": source,
         }
     )
+
+
+def pairing_proof(code: str, public_pem: str, name: str, request_id: str) -> str:
+    """The phone's side of pairing: proof that it knows the code shown in the car, without
+    sending the code (base64 HMAC-SHA256 keyed with the code over the key, name and id)."""
+    return base64.b64encode(_hmac(code, public_pem, name, request_id)).decode("ascii")
+
+
+def _hmac(code: str, public_pem: str, name: str, request_id: str) -> bytes:
+    message = pairing_message(public_pem, name, request_id)
+    return hmac.new(code.encode("utf-8"), message, hashlib.sha256).digest()
 
 
 def key_id_of(public_pem: str) -> str:
@@ -222,23 +241,53 @@ class Keychain:
         pairing window is open, it has expired, or the code is wrong; the window closes after a
         success or `PAIRING_MAX_ATTEMPTS` wrong codes.
         """
+        pairing = self._open_window(now)
+        if not secrets.compare_digest(code.encode("utf-8"), pairing.code.encode("utf-8")):
+            self._wrong_code(pairing)
+        return self._add(public_pem, name, now)
+
+    def enroll_with_proof(
+        self, proof: str, public_pem: str, name: str, request_id: str, now: float
+    ) -> str:
+        """Enrol a phone key that proves it knows the code shown in the car; returns its key id.
+
+        `proof` is what `pairing_proof(code, public_pem, name, request_id)` made on the phone:
+        the code itself never leaves the car or the phone. A proof that does not match the open
+        code (or is not base64) counts as a wrong code; otherwise as `enroll`.
+        """
+        pairing = self._open_window(now)
+        try:
+            given = base64.b64decode(proof, validate=True)
+        except (binascii.Error, ValueError):
+            given = b""
+        expected = _hmac(pairing.code, public_pem, name, request_id)
+        if not hmac.compare_digest(given, expected):
+            self._wrong_code(pairing)
+        return self._add(public_pem, name, now)
+
+    def _open_window(self, now: float) -> _Pairing:
         pairing = self._pairing
         if pairing is None:
             raise KeychainError("no pairing window is open: start pairing in the car first")
         if now > pairing.expires_at:
             self._pairing = None
             raise KeychainError(f"the pairing code has expired (valid {PAIRING_TTL_S:g} s)")
-        if not secrets.compare_digest(code.encode("utf-8"), pairing.code.encode("utf-8")):
-            pairing.attempts += 1
-            left = PAIRING_MAX_ATTEMPTS - pairing.attempts
-            if left <= 0:
-                self._pairing = None
-                log.warning("pairing window closed after %d wrong codes", PAIRING_MAX_ATTEMPTS)
-                raise KeychainError(
-                    f"wrong pairing code; {PAIRING_MAX_ATTEMPTS} wrong codes closed the pairing "
-                    "window: start pairing in the car again"
-                )
-            raise KeychainError(f"wrong pairing code; {left} attempt(s) left")
+        return pairing
+
+    def _wrong_code(self, pairing: _Pairing) -> NoReturn:
+        pairing.attempts += 1
+        left = PAIRING_MAX_ATTEMPTS - pairing.attempts
+        if left <= 0:
+            self._pairing = None
+            log.warning("pairing window closed after %d wrong codes", PAIRING_MAX_ATTEMPTS)
+            raise KeychainError(
+                f"wrong pairing code; {PAIRING_MAX_ATTEMPTS} wrong codes closed the pairing "
+                "window: start pairing in the car again"
+            )
+        raise KeychainError(f"wrong pairing code; {left} attempt(s) left")
+
+    def _add(self, public_pem: str, name: str, now: float) -> str:
+        """Add a key once the code was right; a bad name or key leaves the window open."""
         clean_name = name.strip()
         if not 1 <= len(clean_name) <= 64:
             raise KeychainError(f"key name must be 1 to 64 characters, got {name!r}")
@@ -348,5 +397,6 @@ __all__ = [
     "PhoneKey",
     "generate_key",
     "key_id_of",
+    "pairing_proof",
     "sign_command",
 ]

@@ -23,6 +23,9 @@ What it does (topics and payloads: `carmind.connect.protocol`):
   one copy of what is sent twice;
 - receives commands (QoS 1), verifies them with the `Keychain`, executes them with the
   `Executor` and answers with a `CommandResult`;
+- receives pairing requests (QoS 1): a phone's public key with proof that it knows the code shown
+  in the car (`Keychain.enroll_with_proof`); enrols it or refuses, answers with a
+  `CommandResult` of the request's id, and reports `key_enrolled`;
 - counts malformed, oversized and unexpected messages in `stats`, logs them, and carries on.
 """
 
@@ -43,7 +46,7 @@ import aiomqtt
 from pydantic import ValidationError
 
 from carmind.connect.executor import Executor
-from carmind.connect.keychain import CommandRefused, Keychain
+from carmind.connect.keychain import CommandRefused, Keychain, KeychainError
 from carmind.connect.mqtt import make_client, no_delay, parse_url
 from carmind.connect.protocol import (
     MAX_PAYLOAD_BYTES,
@@ -52,6 +55,7 @@ from carmind.connect.protocol import (
     CommandResult,
     Event,
     EventKind,
+    PairingRequest,
     Point,
     ResultStatus,
     Stream,
@@ -133,6 +137,11 @@ class LinkStats:
     commands: int = 0
     commands_executed: int = 0
     commands_refused: int = 0
+    pairing_requests: int = 0
+    """Well-formed pairing requests received over the link."""
+    pairing_enrolled: int = 0
+    pairing_refused: int = 0
+    """Of those, refused: no pairing window, wrong proof (a wrong code), bad key, ..."""
     malformed: int = 0
     oversized: int = 0
     unknown_topic: int = 0
@@ -225,6 +234,34 @@ class VehicleLink:
         self.emit_event(EventKind.KEY_ENROLLED, {"key_id": key_id, "name": name})
         return key_id
 
+    def handle_pairing(self, request: PairingRequest) -> tuple[ResultStatus, str]:
+        """Enrol the key of a pairing request that came over the link, or refuse it; the answer
+        (a `CommandResult` with the request's id) is queued for the cloud."""
+        now = self.clock()
+        status, reason = ResultStatus.REFUSED, ""
+        if request.vin != self.vin:
+            reason = f"pairing request is for VIN {request.vin}, this car is {self.vin}"
+        elif now > request.expires_at + self.keychain.skew_s:
+            status = ResultStatus.EXPIRED
+            reason = f"pairing request expired {now - request.expires_at:.0f} s ago"
+        else:
+            try:
+                key_id = self.keychain.enroll_with_proof(
+                    request.proof, request.public_pem, request.name, request.id, now
+                )
+            except KeychainError as exc:
+                reason = str(exc)
+            else:
+                status, reason = ResultStatus.EXECUTED, f"key {key_id} enrolled as {request.name}"
+                self.emit_event(
+                    EventKind.KEY_ENROLLED,
+                    {"key_id": key_id, "name": request.name, "request": request.id},
+                )
+        if status is not ResultStatus.EXECUTED:
+            log.warning("pairing request %s refused: %s", request.id, reason)
+        self._result(request.id, status, reason, now)
+        return status, reason
+
     def revoke(self, key_id: str) -> None:
         """Revoke a phone key (from the car only); tells the cloud (key_revoked)."""
         key = self.keychain.revoke(key_id, self.clock())
@@ -290,7 +327,11 @@ class VehicleLink:
             self.stats.connects += 1
             log.info("link connected to %s as %s", self.settings.redacted(), self.vin)
             await mqtt.subscribe(
-                [(topic(self.vin, Stream.COMMANDS), 1), (topic(self.vin, Stream.ACKS), 1)]
+                [
+                    (topic(self.vin, Stream.COMMANDS), 1),
+                    (topic(self.vin, Stream.ACKS), 1),
+                    (topic(self.vin, Stream.PAIRING), 1),
+                ]
             )
             await mqtt.publish(status_topic, STATUS_ONLINE, qos=1, retain=True)
             tasks = [
@@ -401,7 +442,7 @@ class VehicleLink:
         if (
             parsed is None
             or parsed[0] != self.vin
-            or parsed[1] not in (Stream.COMMANDS, Stream.ACKS)
+            or parsed[1] not in (Stream.COMMANDS, Stream.ACKS, Stream.PAIRING)
         ):
             self.stats.unknown_topic += 1
             log.warning("message on unexpected topic %r ignored", name)
@@ -417,6 +458,9 @@ class VehicleLink:
         if parsed[1] is Stream.ACKS:
             self._ack(payload)
             return
+        if parsed[1] is Stream.PAIRING:
+            self._pairing(payload)
+            return
         try:
             command = Command.model_validate_json(payload)
         except ValidationError as exc:
@@ -429,6 +473,20 @@ class VehicleLink:
             self.stats.commands_executed += 1
         else:
             self.stats.commands_refused += 1
+
+    def _pairing(self, payload: bytes | bytearray) -> None:
+        try:
+            request = PairingRequest.model_validate_json(payload)
+        except ValidationError as exc:
+            self.stats.malformed += 1
+            log.warning("malformed pairing request ignored: %s", exc.errors()[0].get("msg", exc))
+            return
+        self.stats.pairing_requests += 1
+        status, _ = self.handle_pairing(request)
+        if status is ResultStatus.EXECUTED:
+            self.stats.pairing_enrolled += 1
+        else:
+            self.stats.pairing_refused += 1
 
     def _ack(self, payload: bytes | bytearray) -> None:
         """The cloud committed these messages: delete them from the outbox."""

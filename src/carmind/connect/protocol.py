@@ -7,6 +7,7 @@ Topics (QoS 1 everywhere, `{vin}` the car's VIN):
     carmind/v1/{vin}/commands    cloud -> car   Command
     carmind/v1/{vin}/results     car -> cloud   CommandResult
     carmind/v1/{vin}/acks        cloud -> car   Ack
+    carmind/v1/{vin}/pairing     cloud -> car   PairingRequest (answered on results)
     carmind/v1/{vin}/status      car -> cloud   "online" / "offline" (retained; offline is the
                                                 car's MQTT will)
 
@@ -29,6 +30,12 @@ unacknowledged, the cloud drops the repeat and acknowledges it again.
 
 Commands are signed end to end by the owner's phone (ECDSA P-256, SHA-256) over the canonical JSON
 of `SignedPart`; the cloud relays them and cannot forge one (`carmind.connect.keychain`).
+
+A phone's key is enrolled with the 6-digit code shown in the car. The code itself never travels:
+the phone sends a `PairingRequest` whose `proof` is base64 HMAC-SHA256 keyed with the code over
+`pairing_message(...)` (public key, name and request id); the car recomputes it for the code it
+shows, enrols the key or refuses (a mismatch counts as a wrong code), answers with a
+`CommandResult` whose id is the request's, and reports a `key_enrolled` event.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class Stream(StrEnum):
     RESULTS = "results"
     ACKS = "acks"
     STATUS = "status"
+    PAIRING = "pairing"
 
 
 ACKED_STREAMS: Final = (Stream.TELEMETRY, Stream.EVENTS, Stream.RESULTS)
@@ -166,6 +174,32 @@ class Command(_Message):
     signature: str = Field(min_length=1, max_length=400)
     """Base64 of the DER-encoded ECDSA signature over `signed.canonical()`."""
     source: Literal["cloud", "homeassistant", "local"] = "cloud"
+
+
+def pairing_message(public_pem: str, name: str, request_id: str) -> bytes:
+    """The bytes a pairing proof authenticates: public key PEM, name and request id, UTF-8."""
+    return (public_pem + name + request_id).encode("utf-8")
+
+
+class PairingRequest(_Message):
+    """A phone asks the car to enrol its public key (cloud -> car, `Stream.PAIRING`)."""
+
+    id: str = Field(min_length=8, max_length=64)
+    """The request's id: the car's `CommandResult` for it carries the same id."""
+    vin: Vin
+    name: str = Field(min_length=1, max_length=64)
+    """What the car calls the key ("Anna's phone")."""
+    public_pem: str = Field(min_length=1, max_length=1000)
+    """The phone's ECDSA P-256 public key, SubjectPublicKeyInfo PEM."""
+    proof: str = Field(min_length=1, max_length=100)
+    """Base64 HMAC-SHA256 with the pairing code (ASCII digits) as key over `pairing_message`."""
+    expires_at: float = Field(allow_inf_nan=False)
+    """Unix seconds; the car refuses the request after it (allowing `CLOCK_SKEW_S`) without
+    counting a wrong code, so a request that waited at the broker cannot spend an attempt of a
+    later pairing window. Not covered by the proof: the cloud can only delay a request anyway."""
+
+    def message(self) -> bytes:
+        return pairing_message(self.public_pem, self.name, self.id)
 
 
 class ResultStatus(StrEnum):

@@ -3,6 +3,10 @@
 Every route names the OAuth2 scope it needs (see `auth.py`); a vehicle that is not the caller's
 is answered 404, as if it did not exist. Location (`Vehicle.CurrentLocation.*`, drive tracks,
 where a charge happened) is shown only to tokens with `vehicle_location`.
+
+`POST /api/v1/login` is the first-party sign-in of the carmind phone tool (`carmind phone login`):
+user name and password for an access token with the vehicle scopes, as the web pages' `/login`
+gives a read-only cookie. Third-party apps use OAuth2 (`oauth.py`).
 """
 
 from __future__ import annotations
@@ -17,20 +21,31 @@ from sqlalchemy import select
 from carmind import __version__
 from carmind.connect import protocol
 from carmind.connect.cloud import db
-from carmind.connect.cloud.admin import AdminError, add_device
+from carmind.connect.cloud.admin import ALL_VEHICLE_SCOPES, AdminError, add_device
 from carmind.connect.cloud.auth import (
     VEHICLE_CHARGING_CMDS,
     VEHICLE_CMDS,
     VEHICLE_DEVICE_DATA,
     VEHICLE_LOCATION,
+    AuthError,
     Principal,
     command_scope,
+    parse_scopes,
+    verify_password,
 )
-from carmind.connect.cloud.commands import CommandError, submit
+from carmind.connect.cloud.commands import (
+    ENROLL_KEY,
+    CommandError,
+    settle_enrolments,
+    submit,
+    submit_pairing,
+)
 from carmind.connect.cloud.deps import Service, caller, require_any
 from carmind.connect.cloud.ingest import join_value
 
 LOCATION_PREFIX: Final = "Vehicle.CurrentLocation."
+PHONE_CLIENT: Final = "carmind-phone"
+"""The client id in the tokens `POST /api/v1/login` issues."""
 VinPath = Annotated[str, Path(pattern=r"^[A-HJ-NPR-Z0-9]{17}$", description="The VIN.")]
 Reader = Annotated[Principal, Security(caller, scopes=[VEHICLE_DEVICE_DATA])]
 Anyone = Annotated[Principal, Security(caller)]
@@ -132,6 +147,21 @@ class DeviceOut(BaseModel):
     created_at: float
 
 
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=1000)
+    scope: str = Field(
+        ALL_VEHICLE_SCOPES, max_length=1000, description="Space-separated vehicle scopes."
+    )
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str
+
+
 class ErrorOut(BaseModel):
     detail: str
 
@@ -186,6 +216,44 @@ async def health(cloud: Service) -> Health:
         database=database,
         mqtt=mqtt,
         ingest=cloud.counters.as_dict(),
+    )
+
+
+@router.post(
+    "/login",
+    tags=["service"],
+    responses={
+        401: {"model": ErrorOut, "description": "Wrong user name or password."},
+        422: {"model": ErrorOut, "description": "A scope that is not offered here."},
+    },
+)
+async def login(cloud: Service, credentials: LoginIn) -> TokenOut:
+    """Sign in with user name and password (the carmind phone tool): an access token with the
+    vehicle scopes asked for (all four by default), valid as long as the cloud's tokens are
+    (an hour by default). No refresh token: sign in again."""
+    offered = frozenset(ALL_VEHICLE_SCOPES.split())
+    try:
+        asked = parse_scopes(credentials.scope) or offered
+    except AuthError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if not asked <= offered:
+        extra = sorted(asked - offered)[0]
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"scope {extra!r} is not offered here: expected some of {ALL_VEHICLE_SCOPES}",
+        )
+    async with cloud.sessions() as session:
+        user = await session.scalar(select(db.User).where(db.User.username == credentials.username))
+    if user is None or not verify_password(credentials.password, user.password_hash):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "wrong user name or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return TokenOut(
+        access_token=cloud.tokens.issue(user.id, PHONE_CLIENT, asked),
+        expires_in=cloud.tokens.ttl_s,
+        scope=" ".join(sorted(asked)),
     )
 
 
@@ -372,6 +440,33 @@ async def send_command(
     return _command_out(row)
 
 
+@router.post(
+    "/vehicles/{vin}/keys",
+    tags=["devices"],
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **ERRORS,
+        409: {"model": ErrorOut, "description": "A command with this id exists."},
+        503: {"model": ErrorOut, "description": "The broker is unreachable; not sent."},
+    },
+)
+async def enroll_key(
+    cloud: Service,
+    principal: Annotated[Principal, Security(caller, scopes=[VEHICLE_CMDS])],
+    vin: VinPath,
+    request: protocol.PairingRequest,
+) -> CommandOut:
+    """Relay a phone's pairing request to the car: its public key with proof that it knows the
+    code shown in the car (the code itself never reaches the cloud). The answer is the pending
+    request, named `enroll_key`; poll `GET /api/v1/commands/{id}` for the car's result. Once
+    the car has enrolled the key it is registered as one of your devices."""
+    try:
+        row = await submit_pairing(cloud.sessions, cloud.publisher, principal, vin, request)
+    except CommandError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return _command_out(row)
+
+
 @router.get("/vehicles/{vin}/commands", tags=["commands"], responses=ERRORS)
 async def vehicle_commands(
     cloud: Service,
@@ -402,6 +497,8 @@ async def command_status(
         row = await session.get(db.CommandRow, command_id)
     if row is None or row.user_id != principal.user_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id!r} among yours")
+    if row.name == ENROLL_KEY and row.status == protocol.ResultStatus.EXECUTED.value:
+        await settle_enrolments(cloud.sessions, principal.user_id)
     return _command_out(row)
 
 
@@ -409,7 +506,9 @@ async def command_status(
 async def devices(
     cloud: Service, principal: Annotated[Principal, Security(caller, scopes=[VEHICLE_CMDS])]
 ) -> list[DeviceOut]:
-    """The caller's phones and apps (the keys that sign their commands)."""
+    """The caller's phones and apps (the keys that sign their commands), keys that their cars
+    enrolled included."""
+    await settle_enrolments(cloud.sessions, principal.user_id)
     async with cloud.sessions() as session:
         rows = await session.scalars(
             select(db.Device).where(db.Device.user_id == principal.user_id).order_by(db.Device.id)

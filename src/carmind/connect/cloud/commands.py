@@ -6,6 +6,13 @@ theirs, stores the command as pending, and publishes it unchanged on `carmind/v1
 `results`; ingest records that answer. The cloud never signs and never re-sends: a command the
 car did not answer before its expiry (plus a grace for clock skew) is marked expired, at start
 and by a periodic sweep, so every command ends executed once or with a clear result.
+
+Pairing requests (a phone asking the car to enrol its key, `protocol.PairingRequest`) travel the
+same way: stored as a command named `enroll_key` (so `GET /api/v1/commands/{id}` shows the car's
+answer), published on `carmind/v1/{vin}/pairing`, answered on `results`. Once the car has said
+`executed`, the key is registered as one of the user's devices (`settle_enrolments`, run when
+the user reads the request's status or their devices): from then on the cloud checks the
+signature of that key's commands before bothering the car.
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from carmind.connect import protocol
 from carmind.connect.cloud import db
 from carmind.connect.cloud.auth import Principal
+from carmind.connect.keychain import PAIRING_TTL_S, KeychainError, key_id_of
 from carmind.errors import CarmindError
 
 log = logging.getLogger(__name__)
 
 PENDING = "pending"
+ENROLL_KEY = "enroll_key"
+"""The command name under which pairing requests are stored."""
 
 
 class CommandError(CarmindError):
@@ -121,6 +131,119 @@ async def submit(
         await _fail(sessions, row, f"not sent: {exc}")
         raise CommandError(503, f"command not sent: {exc}") from exc
     return row
+
+
+async def submit_pairing(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    principal: Principal,
+    vin: str,
+    request: protocol.PairingRequest,
+) -> db.CommandRow:
+    """Check, store as pending and publish one pairing request (as `submit` does a command).
+
+    The cloud cannot check the proof (it never knows the code); it checks what it can: the VIN,
+    the owner, a P-256 public key not registered to someone else, a sensible expiry."""
+    if request.vin != vin:
+        raise CommandError(422, f"the pairing request is for {request.vin}, not for {vin}")
+    try:
+        key_id = key_id_of(request.public_pem)
+    except KeychainError as exc:
+        raise CommandError(422, f"bad public key: {exc}") from exc
+    now = time.time()
+    if request.expires_at <= now:
+        raise CommandError(
+            422, f"the request expired at {request.expires_at:.0f} (now {now:.0f}); make a new one"
+        )
+    longest = PAIRING_TTL_S + protocol.CLOCK_SKEW_S
+    if request.expires_at - now > longest:
+        raise CommandError(
+            422,
+            f"the request is valid for {request.expires_at - now:.0f} s; at most {longest:g} s "
+            "(a pairing code is valid for two minutes)",
+        )
+    async with sessions() as session, session.begin():
+        vehicle = await session.scalar(select(db.Vehicle).where(db.Vehicle.vin == vin))
+        if vehicle is None or vehicle.owner_id != principal.user_id:
+            raise CommandError(404, f"no vehicle {vin} among yours")
+        device = await session.scalar(select(db.Device).where(db.Device.key_id == key_id))
+        if device is not None and device.user_id != principal.user_id:
+            raise CommandError(403, f"key {key_id!r} belongs to another user")
+        row = db.CommandRow(
+            id=request.id,
+            vin=vin,
+            user_id=principal.user_id,
+            name=ENROLL_KEY,
+            envelope=request.model_dump(mode="json"),
+            status=PENDING,
+            reason="",
+            created_at=now,
+            expires_at=request.expires_at,
+        )
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            raise CommandError(409, f"a command with id {request.id!r} exists already") from exc
+    if publisher is None:
+        await _fail(sessions, row, "the cloud has no MQTT broker configured")
+        raise CommandError(503, "the cloud has no MQTT broker configured: request not sent")
+    try:
+        await publisher.publish(
+            protocol.topic(vin, protocol.Stream.PAIRING), request.model_dump_json().encode()
+        )
+    except CarmindError as exc:
+        await _fail(sessions, row, f"not sent: {exc}")
+        raise CommandError(503, f"pairing request not sent: {exc}") from exc
+    return row
+
+
+async def settle_enrolments(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    """Register as the user's devices the keys their cars reported enrolled (pairing requests
+    answered `executed`) that are not registered yet; how many were added."""
+    try:
+        added = await _settle(sessions, user_id)
+    except IntegrityError:  # a concurrent call registered the same key first: nothing lost
+        return 0
+    if added:
+        log.info("registered %d phone keys that cars enrolled for user %d", added, user_id)
+    return added
+
+
+async def _settle(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:
+    async with sessions() as session, session.begin():
+        rows = await session.scalars(
+            select(db.CommandRow).where(
+                db.CommandRow.user_id == user_id,
+                db.CommandRow.name == ENROLL_KEY,
+                db.CommandRow.status == protocol.ResultStatus.EXECUTED.value,
+            )
+        )
+        wanted: dict[str, protocol.PairingRequest] = {}
+        for row in rows:
+            try:
+                request = protocol.PairingRequest.model_validate(row.envelope)
+                wanted.setdefault(key_id_of(request.public_pem), request)
+            except (ValueError, KeychainError):  # not a pairing request this cloud stored
+                continue
+        if not wanted:
+            return 0
+        # registered already (or another user's: such a request was refused at submit)
+        known = set(
+            await session.scalars(select(db.Device.key_id).where(db.Device.key_id.in_(wanted)))
+        )
+        fresh = {k: r for k, r in wanted.items() if k not in known}
+        for key_id, request in fresh.items():
+            session.add(
+                db.Device(
+                    user_id=user_id,
+                    name=request.name[:80],
+                    key_id=key_id,
+                    public_key_pem=request.public_pem,
+                    created_at=time.time(),
+                )
+            )
+    return len(fresh)
 
 
 async def _fail(
