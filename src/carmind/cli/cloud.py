@@ -206,3 +206,34 @@ def token(
     uid = _with_db(settings, user_id)
     tokens = Tokens(load_or_create_key(settings.key_file), settings.issuer, settings.token_ttl_s)
     print(tokens.issue(uid, "carmind-cli", granted))
+
+
+@app.command("export-probes")
+def export_probes(
+    out: Annotated[Path, typer.Argument(help="CSV file for `carmind traffic learn`.")],
+    since: Annotated[str | None, typer.Option("--since", help="From this time (ISO 8601).")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to this time (ISO 8601).")
+    ] = None,
+    vins: Annotated[
+        list[str] | None, typer.Option("--vin", help="Only this car (repeatable).")
+    ] = None,
+    db_url: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The fleet's positions as GPS probes, for learning traffic (`carmind traffic learn`)."""
+    from carmind.connect.cloud.probes import export_probes as export
+    from carmind.navigation.api import parse_time
+
+    start = parse_time(since).timestamp() if since else None
+    end = parse_time(until).timestamp() if until else None
+    settings = _settings(db_url, data_dir)
+
+    async def work(sessions: admin.Sessions) -> str:
+        stats = await export(sessions, out, since=start, until=end, vins=vins or ())
+        return (
+            f"{stats.probes:,} probes from {stats.vehicles} vehicles "
+            f"({stats.points_read:,} telemetry points read) -> {out}"
+        )
+
+    print(_with_db(settings, work))
