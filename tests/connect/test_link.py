@@ -334,6 +334,8 @@ async def test_every_seq_arrives_through_broker_crashes_and_car_restarts(
         what="every telemetry seq at the collector",
     )
     await stop(link, task)
+    # the link says offline on its way out; it reaches the collector a moment later
+    await until(lambda: collector.status[-1:] == ["offline"], what="the offline status")
     collector.close()
 
     assert telemetry_sent > 100
