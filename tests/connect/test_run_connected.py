@@ -51,7 +51,13 @@ def test_run_on_mosquitto_publishes_the_car_and_home_assistant(
         status, out, err = cli(capsys, *RUN, "--duration", "3", "--mqtt", shared_mosquitto)
         assert status == 0, err
         assert any("link=online" in line for line in out.splitlines()), out
-        time.sleep(0.5)
+        deadline = time.monotonic() + 5  # the last messages reach the watcher a moment later
+        while time.monotonic() < deadline:
+            with lock:
+                said = [p for t, p in seen.items() if t.endswith("/status")]
+            if b"offline" in said:
+                break
+            time.sleep(0.05)
     finally:
         watcher.loop_stop()
         watcher.disconnect()
