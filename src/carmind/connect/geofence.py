@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from carmind import geo
 from carmind.connect.protocol import EventKind
 from carmind.errors import CarmindError
-
-EARTH_RADIUS_M: Final = 6_371_008.8
-"""Mean Earth radius (IUGG); the haversine distance on it is within 0.5 % of the ellipsoid."""
 
 DEFAULT_RADIUS_M: Final = 150.0
 """A house with its drive and the street in front: large enough that a car parked down the road
@@ -53,11 +51,7 @@ _PROTOCOL_KIND: Final = {
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance in metres between two WGS84 points (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+    return geo.haversine_m(lat1, lon1, lat2, lon2)
 
 
 @dataclass(frozen=True, slots=True)

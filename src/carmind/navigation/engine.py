@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from carmind import geo
 from carmind.navigation.errors import LocationError, MapError, NavigationError, NoRouteError
 from carmind.navigation.maps import ATTRIBUTION, MapInfo
 
@@ -62,11 +63,7 @@ class LatLon:
 
 
 def haversine_m(a: LatLon, b: LatLon) -> float:
-    r = 6_371_008.8
-    p1, p2 = math.radians(a.lat), math.radians(b.lat)
-    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(h))
+    return geo.haversine_m(a.lat, a.lon, b.lat, b.lon)
 
 
 @dataclass(frozen=True)
@@ -265,7 +262,6 @@ class Router:
         language: str = "en",
         alternates: int = 0,
         costing: str = "auto",
-        via_headings: Sequence[float] = (),
     ) -> dict[str, Any]:
         if depart is not None and arrive is not None:
             raise NavigationError("give a departure or an arrival time, not both")
@@ -278,11 +274,8 @@ class Router:
         locations: list[dict[str, Any]] = [
             {"lat": p.lat, "lon": p.lon, "search_cutoff": SEARCH_CUTOFF_M} for p in points
         ]
-        for i, middle in enumerate(locations[1:-1]):
+        for middle in locations[1:-1]:
             middle["type"] = "through"  # pass by, no stop: keeps to a given path
-            if i < len(via_headings):
-                middle["heading"] = round(via_headings[i]) % 360
-                middle["heading_tolerance"] = 30
         req: dict[str, Any] = {
             "locations": locations,
             "costing": costing,
@@ -314,7 +307,6 @@ class Router:
         language: str = "en",
         alternates: int = 0,
         via: Sequence[LatLon] = (),
-        via_headings: Sequence[float] = (),
     ) -> list[Route]:
         """The best route and up to `alternates` others, best first."""
         self.check_on_map(origin, destination, *via)
@@ -325,7 +317,6 @@ class Router:
             traffic=traffic,
             language=language,
             alternates=alternates,
-            via_headings=via_headings,
         )
         if origin == destination and not via:
             raise NavigationError(f"the origin and the destination are the same point ({origin})")
@@ -346,7 +337,6 @@ class Router:
         traffic: TrafficMode = "historical",
         language: str = "en",
         via: Sequence[LatLon] = (),
-        via_headings: Sequence[float] = (),
     ) -> Route:
         return self.routes(
             origin,
@@ -356,7 +346,6 @@ class Router:
             traffic=traffic,
             language=language,
             via=via,
-            via_headings=via_headings,
         )[0]
 
     def _route(

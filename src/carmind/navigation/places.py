@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from carmind import geo
 from carmind.navigation.errors import LocationError, MapError
 
 FORMAT_VERSION: Final = 1
@@ -42,10 +43,7 @@ def normalize(text: str) -> str:
 
 
 def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
+    return geo.haversine_m(lat1, lon1, lat2, lon2) / 1000.0
 
 
 @dataclass(frozen=True)

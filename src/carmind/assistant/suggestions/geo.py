@@ -7,14 +7,14 @@ the straight-line (great-circle) distance times `ROAD_DETOUR_FACTOR`. Anything t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from carmind import geo
 from carmind.assistant.suggestions.model import Position
 
-EARTH_RADIUS_KM: Final = 6371.0088
+EARTH_RADIUS_KM: Final = geo.EARTH_RADIUS_M / 1000.0
 """Mean radius of the Earth (IUGG), km: the haversine formula's sphere."""
 
 ROAD_DETOUR_FACTOR: Final = 1.3
@@ -42,11 +42,7 @@ type DistanceSource = Callable[[Position, Position], RouteDistance]
 
 def great_circle_km(a: Position, b: Position) -> float:
     """Haversine distance between two positions, km."""
-    lat1, lat2 = math.radians(a.latitude), math.radians(b.latitude)
-    dlat = lat2 - lat1
-    dlon = math.radians(b.longitude - a.longitude)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return geo.haversine_m(a.latitude, a.longitude, b.latitude, b.longitude) / 1000.0
 
 
 def estimated_road_distance(origin: Position, destination: Position) -> RouteDistance:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,9 +93,7 @@ async def submit(
             422, f"the command expired at {signed.expires_at:.0f} (now {now:.0f}); sign a new one"
         )
     async with sessions() as session, session.begin():
-        vehicle = await session.scalar(select(db.Vehicle).where(db.Vehicle.vin == vin))
-        if vehicle is None or vehicle.owner_id != principal.user_id:
-            raise CommandError(404, f"no vehicle {vin} among yours")
+        await _check_owner(session, vin, principal)
         device = await session.scalar(select(db.Device).where(db.Device.key_id == command.key_id))
         if device is not None:
             if device.user_id != principal.user_id:
@@ -105,31 +103,18 @@ async def submit(
                     422,
                     f"the signature does not match key {command.key_id!r}; the car would refuse it",
                 )
-        row = db.CommandRow(
-            id=signed.id,
-            vin=vin,
-            user_id=principal.user_id,
+        row = await _store_pending(
+            session,
+            principal,
+            vin,
+            command_id=signed.id,
             name=name.value,
             envelope=command.model_dump(mode="json"),
-            status=PENDING,
-            reason="",
-            created_at=now,
+            now=now,
             expires_at=signed.expires_at,
         )
-        session.add(row)
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise CommandError(409, f"a command with id {signed.id!r} exists already") from exc
-    if publisher is None:
-        await _fail(sessions, row, "the cloud has no MQTT broker configured")
-        raise CommandError(503, "the cloud has no MQTT broker configured: command not sent")
-    payload = command.model_dump_json().encode()
-    try:
-        await publisher.publish(protocol.topic(vin, protocol.Stream.COMMANDS), payload)
-    except CarmindError as exc:
-        await _fail(sessions, row, f"not sent: {exc}")
-        raise CommandError(503, f"command not sent: {exc}") from exc
+    stream = protocol.Stream.COMMANDS
+    await _send(sessions, publisher, row, stream, command.model_dump_json().encode(), "command")
     return row
 
 
@@ -163,39 +148,79 @@ async def submit_pairing(
             "(a pairing code is valid for two minutes)",
         )
     async with sessions() as session, session.begin():
-        vehicle = await session.scalar(select(db.Vehicle).where(db.Vehicle.vin == vin))
-        if vehicle is None or vehicle.owner_id != principal.user_id:
-            raise CommandError(404, f"no vehicle {vin} among yours")
+        await _check_owner(session, vin, principal)
         device = await session.scalar(select(db.Device).where(db.Device.key_id == key_id))
         if device is not None and device.user_id != principal.user_id:
             raise CommandError(403, f"key {key_id!r} belongs to another user")
-        row = db.CommandRow(
-            id=request.id,
-            vin=vin,
-            user_id=principal.user_id,
+        row = await _store_pending(
+            session,
+            principal,
+            vin,
+            command_id=request.id,
             name=ENROLL_KEY,
             envelope=request.model_dump(mode="json"),
-            status=PENDING,
-            reason="",
-            created_at=now,
+            now=now,
             expires_at=request.expires_at,
         )
-        session.add(row)
-        try:
-            await session.flush()
-        except IntegrityError as exc:
-            raise CommandError(409, f"a command with id {request.id!r} exists already") from exc
+    payload = request.model_dump_json().encode()
+    await _send(sessions, publisher, row, protocol.Stream.PAIRING, payload, "pairing request")
+    return row
+
+
+async def _check_owner(session: AsyncSession, vin: str, principal: Principal) -> None:
+    vehicle = await session.scalar(select(db.Vehicle).where(db.Vehicle.vin == vin))
+    if vehicle is None or vehicle.owner_id != principal.user_id:
+        raise CommandError(404, f"no vehicle {vin} among yours")
+
+
+async def _store_pending(
+    session: AsyncSession,
+    principal: Principal,
+    vin: str,
+    *,
+    command_id: str,
+    name: str,
+    envelope: dict[str, Any],
+    now: float,
+    expires_at: float,
+) -> db.CommandRow:
+    """Add the request as a pending command (its id must be new) in the open transaction."""
+    row = db.CommandRow(
+        id=command_id,
+        vin=vin,
+        user_id=principal.user_id,
+        name=name,
+        envelope=envelope,
+        status=PENDING,
+        reason="",
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise CommandError(409, f"a command with id {command_id!r} exists already") from exc
+    return row
+
+
+async def _send(
+    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher | None,
+    row: db.CommandRow,
+    stream: protocol.Stream,
+    payload: bytes,
+    what: str,
+) -> None:
+    """Publish a stored request to its car; a broker failure marks it failed (503)."""
     if publisher is None:
         await _fail(sessions, row, "the cloud has no MQTT broker configured")
-        raise CommandError(503, "the cloud has no MQTT broker configured: request not sent")
+        raise CommandError(503, f"the cloud has no MQTT broker configured: {what} not sent")
     try:
-        await publisher.publish(
-            protocol.topic(vin, protocol.Stream.PAIRING), request.model_dump_json().encode()
-        )
+        await publisher.publish(protocol.topic(row.vin, stream), payload)
     except CarmindError as exc:
         await _fail(sessions, row, f"not sent: {exc}")
-        raise CommandError(503, f"pairing request not sent: {exc}") from exc
-    return row
+        raise CommandError(503, f"{what} not sent: {exc}") from exc
 
 
 async def settle_enrolments(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:

@@ -17,6 +17,7 @@ from typing import Final
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carmind import geo
 from carmind.connect.cloud import db
 from carmind.connect.cloud.ingest import join_value
 
@@ -49,7 +50,6 @@ TRACK_POINTS: Final = 300
 """A drive's stored track keeps at most this many points."""
 MIN_DISTANCE_KM: Final = 0.1
 """Efficiency is left out for drives shorter than this (the division says nothing)."""
-EARTH_RADIUS_KM: Final = 6371.0088
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +89,7 @@ class ChargeSegment:
 
 def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance between two (lat, lon) points, km."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return geo.haversine_m(a[0], a[1], b[0], b[1]) / 1000.0
 
 
 def thin(

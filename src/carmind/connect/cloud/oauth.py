@@ -107,6 +107,27 @@ def _check_authorize(
     return "", granted
 
 
+def _authorize_fields(
+    client_id: str,
+    redirect_uri: str,
+    response_type: str,
+    scope: str,
+    state: str,
+    code_challenge: str,
+    code_challenge_method: str,
+) -> dict[str, str]:
+    """The authorization request's parameters, carried through the sign-in form."""
+    return {
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "response_type": response_type,
+        "scope": scope,
+        "state": state,
+        "code_challenge": code_challenge,
+        "code_challenge_method": code_challenge_method,
+    }
+
+
 @router.get("/oauth/authorize", response_class=HTMLResponse)
 async def authorize_form(
     cloud: Service,
@@ -125,15 +146,9 @@ async def authorize_form(
     )
     if problem:
         return HTMLResponse(page("Sign-in refused", f"<p>{html.escape(problem)}</p>"), 400)
-    fields = {
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "response_type": response_type,
-        "scope": scope,
-        "state": state,
-        "code_challenge": code_challenge,
-        "code_challenge_method": code_challenge_method,
-    }
+    fields = _authorize_fields(
+        client_id, redirect_uri, response_type, scope, state, code_challenge, code_challenge_method
+    )
     name = client.name if client is not None and client.name else client_id
     return _form_page(f"Sign in to carmind for {name}", "", fields, "/oauth/authorize", 200)
 
@@ -161,15 +176,15 @@ async def authorize(
     async with cloud.sessions() as session, session.begin():
         user = await session.scalar(select(db.User).where(db.User.username == username))
         if user is None or not verify_password(password, user.password_hash):
-            fields = {
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "response_type": response_type,
-                "scope": scope,
-                "state": state,
-                "code_challenge": code_challenge,
-                "code_challenge_method": code_challenge_method,
-            }
+            fields = _authorize_fields(
+                client_id,
+                redirect_uri,
+                response_type,
+                scope,
+                state,
+                code_challenge,
+                code_challenge_method,
+            )
             return _form_page(
                 "Sign in to carmind", "wrong user name or password", fields, "/oauth/authorize", 401
             )
