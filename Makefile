@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || { python=$$(scripts/find-python) && echo "creating $(VENV) with $$python" && "$$python" -m venv $(VENV); }
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it and run make again" >&2; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,assistant,navigation,connect]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,assistant,navigation,connect,drive]"
 	@touch $@
 
 bench: $(STAMP)

@@ -349,6 +349,41 @@ def test_run_plain_for_a_second(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Traceback" not in out + err
 
 
+DRIVE_STATUS = re.compile(
+    r" drive=(off|ready|engaged|override|takeover|lockout|unavailable) policy=\S+ v=\d+km/h "
+    r"gap=\S+ alert=(none|pre|prompt|terminal) interventions=\d+ collisions=\d+"
+)
+QUIET = ("--no-nav", "--no-connect", "--no-assistant")
+"""What the assisted-driving tests leave out, to keep to the point (and quick)."""
+
+
+def test_run_drives_the_highway_beside_the_car(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = cli(capsys, "run", "--duration", "3", "--plain", *QUIET)
+    assert status == 0, err
+    status_lines = [line for line in out.splitlines() if line.startswith("t=")]
+    assert status_lines, out
+    assert all(DRIVE_STATUS.search(line) for line in status_lines), status_lines
+    # the simulated driver engages once READY (the scenario's car starts inside the ODD)
+    assert any(" drive=engaged " in line for line in status_lines), status_lines
+    assert "Traceback" not in out + err
+
+
+def test_run_without_assisted_driving_does_not_load_the_simulator() -> None:
+    code = (
+        "import sys; from carmind.cli.main import main; "
+        "status = main(['run', '--duration', '0', '--plain', '--no-adas', "
+        + ", ".join(repr(a) for a in QUIET)
+        + "]); heavy = sorted(m for m in ('highway_env', 'gymnasium', 'torch', 'carmind.drive') "
+        "if m in sys.modules); print(status, heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout
+    assert " drive=" not in result.stdout
+
+
 # --------------------------------------------------------------------------- bad input
 
 
@@ -417,6 +452,14 @@ BAD_ARGUMENTS = [
         id="set-a-derived-sensor",
     ),
     pytest.param(["run", "--set", "nonsense", "--duration", "0"], "nonsense", id="run-bad-set"),
+    pytest.param(
+        ["run", "--adas-policy", "nonsense", "--duration", "0"], "nonsense", id="run-bad-policy"
+    ),
+    pytest.param(
+        ["run", "--adas-scenario", "moonbase", "--duration", "0"],
+        "moonbase",
+        id="run-bad-scenario",
+    ),
     pytest.param(["signals", "list", "--vss", "{missing}"], "missing.json", id="unknown-vss-file"),
     pytest.param(["signals", "list", "--vss", "{bad_json}"], "broken.json", id="vss-not-json"),
     pytest.param(

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from carmind import __version__
-from carmind.cli import assistant, can, cloud, nav, phone, say, signals, sim, token, traffic
+from carmind.cli import assistant, can, cloud, drive, nav, phone, say, signals, sim, token, traffic
 from carmind.cli import listen as listen_cmd
 from carmind.cli import run as run_cmd
 from carmind.cli import trip as trip_cmd
@@ -31,6 +31,7 @@ app.add_typer(nav.app, name="map")
 app.add_typer(traffic.app, name="traffic")
 app.add_typer(cloud.app, name="cloud")
 app.add_typer(phone.app, name="phone")
+app.add_typer(drive.app, name="drive")
 app.command("route")(nav.route)
 app.command("trip")(trip_cmd.trip)
 app.command("run")(run_cmd.run)

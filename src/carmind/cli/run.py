@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -32,6 +32,9 @@ from carmind.signals.broker import Broker
 from carmind.signals.catalog import load_catalog
 from carmind.vehicle.cycles import load_cycle
 from carmind.vehicle.session import CarSession, parse_assignments
+
+if TYPE_CHECKING:
+    from carmind.drive.service import DriveService
 
 
 def run(
@@ -140,6 +143,30 @@ def run(
     no_connect: Annotated[
         bool, typer.Option("--no-connect", help="Run without the cloud, MQTT and Home Assistant.")
     ] = False,
+    no_drive: Annotated[
+        bool,
+        typer.Option(
+            "--no-adas", help="Run without assisted driving (the highway simulator beside it)."
+        ),
+    ] = False,
+    drive_policy: Annotated[
+        str,
+        typer.Option(
+            "--adas-policy",
+            metavar="NAME",
+            help="Who drives when assisted driving is engaged: learned+guard, expert+guard, "
+            "expert, idm, or an .onnx model (optionally +guard).",
+        ),
+    ] = "learned+guard",
+    drive_scenario: Annotated[
+        str,
+        typer.Option(
+            "--adas-scenario",
+            metavar="NAME",
+            help="The assisted-driving scenario: highway, highway-light, highway-dense, merge, "
+            "racetrack.",
+        ),
+    ] = "highway",
     config: Annotated[str | None, typer.Option("--config", help="A carmind.toml to read.")] = None,
 ) -> None:
     """Start carmind: the live simulated car on the signal hub, with a live status."""
@@ -173,6 +200,8 @@ def run(
         if drive != "park":
             session.car.drive_cycle(load_cycle(drive))
         hub = Hub(session.broker, session)
+    if not no_drive:
+        _check_drive(drive_policy, drive_scenario)  # before anything heavy (the map) is built
     bridge = None
     if can_bus is not None and mapping is not None:
         interface, _, channel = can_bus.partition(":")
@@ -205,7 +234,8 @@ def run(
             connected = _connected(hub, cfg, cloud_url, mqtt_url)
     elif cloud_url or mqtt_url:
         raise ConnectError("--cloud and --mqtt need the connected services: drop --no-connect")
-    hub = Hub(hub.broker, hub.session, hub.assistant, hub.guidance, connected)
+    drive_service = None if no_drive else _drive(hub, drive_policy, drive_scenario)
+    hub = Hub(hub.broker, hub.session, hub.assistant, hub.guidance, connected, drive_service)
     server = GrpcServer(hub.broker, server_settings) if server_settings else None
     plain = plain or not sys.stdout.isatty()
     asyncio.run(_serve(hub, server, bridge, voice, duration, speed_factor, plain))
@@ -254,6 +284,27 @@ def _with_guidance(hub: Hub, cfg: Config, map_dir: str | None, lang: str) -> Hub
         hub.assistant.services["navigation"] = guidance.handle_request
         hub.assistant.engine.distance = guidance.road_distance
     return Hub(hub.broker, hub.session, hub.assistant, guidance)
+
+
+def _check_drive(policy: str, scenario: str) -> None:
+    """A bad policy or scenario name is an error before anything starts. carmind.drive is
+    imported only when driving is on: the simulator is heavy."""
+    from carmind.drive.service import check_names
+
+    check_names(policy, scenario)
+
+
+def _drive(hub: Hub, policy: str, scenario: str) -> DriveService:
+    """Assisted driving in its highway world beside the car (its own simulator)."""
+    from carmind.drive.service import DriveService
+
+    clock = hub.session.car.clock if hub.session is not None else time.time
+    return DriveService(
+        hub.broker.client("drive", "read actuate provide"),
+        scenario=scenario,
+        policy=policy,
+        clock=clock,
+    )
 
 
 def _voice_server(assistant: AssistantService | None, uri: str) -> VoiceServer:
@@ -317,6 +368,13 @@ async def _serve(
             guiding = asyncio.create_task(hub.guidance.run())
             services.push_async_callback(lambda: guiding)
             services.callback(hub.guidance.stop)
+        if hub.drive is not None:
+            hub.drive.attach()
+            services.callback(hub.drive.close)
+            services.callback(hub.drive.detach)
+            driving = asyncio.create_task(hub.drive.run())
+            services.push_async_callback(lambda: driving)
+            services.callback(hub.drive.stop)
         if hub.connected is not None:
             await hub.connected.start()
             services.push_async_callback(hub.connected.stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -15,6 +16,11 @@ from carmind.signals.adapters.kuksa.server import GrpcServer
 from carmind.signals.broker import Broker, Client
 from carmind.signals.catalog import Value
 from carmind.vehicle.session import CarSession
+
+if TYPE_CHECKING:  # carmind.drive imports the highway simulator: only when driving is on
+    from carmind.drive.service import DriveService
+
+DRIVE = "Vehicle.Carmind.Drive."
 
 
 def _v(client: Client, path: str, default: Value) -> Value:
@@ -109,6 +115,7 @@ class Hub:
     assistant: AssistantService | None = None
     guidance: GuidanceService | None = None
     connected: ConnectedServices | None = None
+    drive: DriveService | None = None
 
 
 def status_line(hub: Hub, server: GrpcServer | None) -> str:
@@ -125,6 +132,17 @@ def status_line(hub: Hub, server: GrpcServer | None) -> str:
     if hub.connected is not None:
         st = hub.connected.status()
         grpc_text += f" link={st['state'].lower()} queued={st['queued']}"
+    if hub.drive is not None:
+        c = hub.drive.client
+        status = str(_v(c, DRIVE + "Status", "OFF")).lower()
+        gap = _num(c, DRIVE + "Gap")
+        grpc_text += (
+            f" drive={status} policy={_v(c, DRIVE + 'Policy', '')}"
+            f" v={_num(c, DRIVE + 'Speed'):.0f}km/h gap={f'{gap:.0f}m' if gap else '-'}"
+            f" alert={_v(c, DRIVE + 'Alert', 'none')}"
+            f" interventions={_num(c, DRIVE + 'Interventions'):.0f}"
+            f" collisions={_num(c, DRIVE + 'Collisions'):.0f}"
+        )
     if hub.session is None:
         return f"hub updates={hub.broker.updates_published}{grpc_text}"
     c = hub.session.client
@@ -146,7 +164,12 @@ def panel(hub: Hub, server: GrpcServer | None) -> Group:
         else "gRPC off (carmind run --grpc 127.0.0.1:55555)",
         style="dim",
     )
-    assistant = [*_navigation_line(hub), *_connect_line(hub), *_assistant_line(hub)]
+    assistant = [
+        *_navigation_line(hub),
+        *_drive_line(hub),
+        *_connect_line(hub),
+        *_assistant_line(hub),
+    ]
     if hub.session is None:
         return Group(
             Text("carmind hub (no simulated car: providers connect over gRPC)", style="bold"),
@@ -181,6 +204,46 @@ def _navigation_line(hub: Hub) -> list[Text]:
     if offer:
         lines.append(Text(str(offer), style="bold yellow"))
     return [*lines, credit]
+
+
+_DRIVE_STYLES = {
+    "engaged": "bold green",
+    "override": "green",
+    "takeover": "bold red",
+    "lockout": "red",
+    "unavailable": "yellow",
+}
+
+
+def _drive_line(hub: Hub) -> list[Text]:
+    """Assisted driving: its status, who drives, the gap ahead, alerts and the guard's work."""
+    drive = hub.drive
+    if drive is None:
+        return []
+    c = drive.client
+    status = str(_v(c, DRIVE + "Status", "OFF")).lower()
+    gap = _num(c, DRIVE + "Gap")
+    time_gap = _num(c, DRIVE + "TimeGap")
+    ahead = f"gap {gap:.0f} m ({time_gap:.1f} s)" if gap else "lane clear ahead"
+    line = Text.assemble(
+        ("Drive ", "bold"),
+        (status, _DRIVE_STYLES.get(status, "blue")),
+        (
+            f" · {_v(c, DRIVE + 'Policy', '')} on {_v(c, DRIVE + 'Scenario', '')}"
+            f" (episode {_num(c, DRIVE + 'Episode'):.0f})"
+            f" · {_num(c, DRIVE + 'Speed'):.0f} km/h · {ahead}"
+            f" · {_num(c, DRIVE + 'Interventions'):.0f} guard interventions"
+            f" · {_num(c, DRIVE + 'Collisions'):.0f} collisions",
+            "blue",
+        ),
+    )
+    lines = [line]
+    alert = str(_v(c, DRIVE + "Alert", "none"))
+    text = str(_v(c, DRIVE + "AlertText", ""))
+    if alert != "none" or text:
+        style = "bold red" if alert in ("prompt", "terminal") else "yellow"
+        lines.append(Text(f"  {alert}: {text}" if alert != "none" else f"  {text}", style=style))
+    return lines
 
 
 def _connect_line(hub: Hub) -> list[Text]:
