@@ -137,3 +137,17 @@ def test_bad_time_step_is_refused(dt: float) -> None:
 def test_non_finite_action_is_refused() -> None:
     with pytest.raises(CarmindError, match=r"action\.acceleration"):
         clamp_action(Action(math.nan, 0.0), None, ego(), 0.2)
+
+
+def test_a_bend_is_followed_and_too_much_speed_for_it_is_braked_away() -> None:
+    from carmind.drive.limits import LIMIT_CURVE_SPEED
+
+    # a 100 m radius left bend at 25 m/s needs 6.25 m/s² of lateral acceleration
+    bend = EgoState(25.0, 0.05, 0.0, 0.0, 0.0, 4.0, 1, 1, curvature=0.01)
+    needed = math.atan(bend.wheelbase * bend.curvature)
+    out, applied = clamp_action(Action(0.5, needed), Action(0.5, needed), bend, 0.2)
+    assert out.steering == pytest.approx(needed)  # the road's bend is not refused
+    assert out.acceleration < 0 and LIMIT_CURVE_SPEED in applied
+    # a swerve on top of the bend is still bounded
+    out, applied = clamp_action(Action(0.0, needed + 0.2), Action(0.0, needed), bend, 0.2)
+    assert out.steering < needed + 0.2

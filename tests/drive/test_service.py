@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -254,10 +255,23 @@ def test_unknown_names_are_refused_before_anything_is_claimed(
     assert broker.provider_of(DRIVE + "Status") is None
 
 
-@pytest.mark.skipif(shipped_model().is_file(), reason="the learned model is shipped")
+def test_the_default_policy_is_the_shipped_model_behind_the_guard() -> None:
+    assert shipped_model().is_file()
+    broker = Broker(load_catalog())
+    service = DriveService(broker.client("drive", "read actuate provide"), seed=SEED)
+    assert service.agent.name == "learned+guard"
+    assert service.env.rig is not None  # the network reads the sensors
+
+
 def test_the_default_policy_falls_back_to_the_expert_while_no_model_is_shipped(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    import carmind.drive.agents
+    import carmind.drive.service
+
+    missing = tmp_path / "policy.onnx"
+    monkeypatch.setattr(carmind.drive.service, "shipped_model", lambda: missing)
+    monkeypatch.setattr(carmind.drive.agents, "shipped_model", lambda: missing)
     broker = Broker(load_catalog())
     with caplog.at_level(logging.WARNING, logger="carmind.drive.service"):
         service = DriveService(broker.client("drive", "read actuate provide"), seed=SEED)

@@ -63,6 +63,8 @@ LIMIT_DECEL = "decel_comfort"
 LIMIT_EMERGENCY = "decel_emergency"
 LIMIT_JERK = "jerk"
 LIMIT_LATERAL_ACCEL = "lateral_accel"
+LIMIT_CURVE_SPEED = "curve_speed"
+"""Braking because the lane's bend at this speed exceeds LATERAL_ACCEL_MAX."""
 LIMIT_LATERAL_JERK = "lateral_jerk"
 
 
@@ -163,20 +165,29 @@ def clamp_action(
         acc = lower
         applied.append(LIMIT_EMERGENCY if emergency_brake else LIMIT_DECEL)
 
-    # Lateral: jerk (as a change of lateral acceleration), then the lateral-acceleration bound.
+    # Lateral: jerk (as a change of lateral acceleration), then the lateral-acceleration bound,
+    # both on what the car does beyond following its lane: the road's own bend is not refused
+    # (steering less than a bend needs leaves the road); too much speed for it is braked away.
     steer = action.steering
-    if not emergency_steer and abs(speed) >= MIN_SPEED_FOR_LATERAL_MPS:
-        wheelbase = ego.wheelbase
-        a_prev = lateral_acceleration(prev_steer, speed, wheelbase)
-        a_new = lateral_acceleration(steer, speed, wheelbase)
-        a_step = LATERAL_JERK_MAX * dt
-        if abs(a_new - a_prev) > a_step:
-            a_new = min(a_prev + a_step, max(a_prev - a_step, a_new))
-            steer = steering_for_lateral_acceleration(a_new, speed, wheelbase)
-            applied.append(LIMIT_LATERAL_JERK)
-    bound = max_steering(speed, ego.wheelbase)
-    if abs(steer) > bound:
-        steer = math.copysign(bound, steer)
+    wheelbase = ego.wheelbase
+    bend = math.atan(wheelbase * ego.curvature)
+    if abs(speed) >= MIN_SPEED_FOR_LATERAL_MPS:
+        bend_accel = speed * speed * abs(ego.curvature)
+        if bend_accel > LATERAL_ACCEL_MAX and acc > -max_comfort_deceleration(speed):
+            acc = -max_comfort_deceleration(speed)
+            applied.append(LIMIT_CURVE_SPEED)
+        if not emergency_steer:
+            a_bend = lateral_acceleration(bend, speed, wheelbase)
+            a_prev = lateral_acceleration(prev_steer, speed, wheelbase) - a_bend
+            a_new = lateral_acceleration(steer, speed, wheelbase) - a_bend
+            a_step = LATERAL_JERK_MAX * dt
+            if abs(a_new - a_prev) > a_step:
+                a_new = min(a_prev + a_step, max(a_prev - a_step, a_new))
+                steer = steering_for_lateral_acceleration(a_new + a_bend, speed, wheelbase)
+                applied.append(LIMIT_LATERAL_JERK)
+    bound = max_steering(speed, wheelbase)
+    if abs(steer - bend) > bound:
+        steer = bend + math.copysign(bound, steer - bend)
         applied.append(LIMIT_LATERAL_ACCEL)
 
     if not applied:

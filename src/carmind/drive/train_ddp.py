@@ -21,7 +21,9 @@ from pathlib import Path
 
 import torch.distributed as td
 
-from carmind.drive.train import Dist, TrainConfig, run
+from carmind.drive.fit import Dist
+from carmind.drive.train import run
+from carmind.drive.train_config import TrainConfig
 from carmind.errors import CarmindError
 
 log = logging.getLogger(__name__)
