@@ -67,7 +67,6 @@ def test_a_missing_or_foreign_dataset_is_named(tmp_path: Path) -> None:
 
 
 def test_collect_runs_on_a_ray_cluster(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
     index = collect(
         tmp_path / "ray", episodes=2, scenarios=("merge",), seed=60, ray_address="local"
     )

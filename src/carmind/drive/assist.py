@@ -160,7 +160,7 @@ class DriveAssist:
         if set_speed is not None and not math.isfinite(set_speed):
             raise InvalidDriveInput(f"set_speed must be a finite speed in m/s, got {set_speed!r}")
         p = self.params
-        refusal = self._refusal(set_speed)
+        refusal = self.refusal(set_speed)
         if refusal is not None:
             self._state = self._snapshot()
             return refusal
@@ -179,7 +179,9 @@ class DriveAssist:
         self._state = self._snapshot()
         return None
 
-    def _refusal(self, set_speed: float | None) -> str | None:
+    def refusal(self, set_speed: float | None = None) -> str | None:
+        """Why engaging (with this set speed, m/s) would be refused now; None if it would not.
+        Asking changes nothing."""
         p = self.params
         if self._status == Status.OFF or self._speed is None:
             return "system off: no vehicle data yet"

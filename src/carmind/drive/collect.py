@@ -106,8 +106,6 @@ def collect(
 ) -> dict[str, Any]:
     """Record `episodes` episodes driven by the expert (or, for DAgger, by a learned `policy`
     with the expert labelling) into the dataset at `out`. Returns the dataset index."""
-    if workers < 1:
-        raise CollectError(f"--workers {workers}: expected at least 1")
     check_training_seed(seed)
     check_training_seed(seed + episodes - 1)
     tasks = plan_tasks(scenarios, episodes, seed, policy, rig=rig, record=True, beta=beta)
@@ -124,10 +122,11 @@ def collect(
         "expert": {"max_lateral_accel": ExpertParams().max_lateral_accel},
         "labels": {"acceleration": "m/s²", "lane": "-1 right, 0 keep, +1 left"},
     }
+    results = run_tasks(tasks, workers, ray_address)  # bad settings fail before `out` is made
     writer = DatasetWriter(out, meta, append=append)
     done = 0
     try:
-        for metrics, episode in run_tasks(tasks, workers, ray_address):
+        for metrics, episode in results:
             if episode is not None:
                 writer.add(episode)
             done += 1

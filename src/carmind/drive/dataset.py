@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,8 +197,3 @@ def load_arrays(directories: list[Path]) -> tuple[dict[str, np.ndarray], list[di
         raise DatasetError(f"{directories[0]} holds no samples yet")
     keys = parts[0].keys()
     return {k: np.concatenate([p[k] for p in parts]) for k in keys}, indexes
-
-
-def iter_episodes(index: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    for shard in index["shards"]:
-        yield from shard["episodes"]

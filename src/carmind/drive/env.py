@@ -16,9 +16,18 @@ import gymnasium as gym
 import numpy as np
 
 from carmind.drive import world
-from carmind.drive.scenarios import POLICY_HZ, Scenario, scenario
+from carmind.drive.scenarios import (
+    ACCELERATION_RANGE,
+    POLICY_HZ,
+    STEERING_RANGE,
+    Scenario,
+    scenario,
+)
 from carmind.drive.types import Action, EgoState, TrackedObject
 
+OBJECT_NOISE_M = (0.3, 0.09)
+"""σ of the perceived objects' position along and across the road (m): a fused object list is
+sharper across (lane-level) than along."""
 STOPPED_SPEED = 0.5
 """m/s: an ego slower than this cannot be at fault in a collision."""
 
@@ -87,7 +96,7 @@ class DriveEnv(gym.Env):
         spec: Scenario,
         rig: Any = None,
         *,
-        object_noise_m: float = 0.3,
+        object_noise_m: tuple[float, float] = OBJECT_NOISE_M,
         object_range_m: float = 200.0,
     ) -> None:
         self.spec_ = spec
@@ -96,8 +105,8 @@ class DriveEnv(gym.Env):
         self.object_noise_m = object_noise_m
         self.object_range_m = object_range_m
         self.action_space = gym.spaces.Box(
-            low=np.array([-6.0, -math.pi / 4], dtype=np.float32),
-            high=np.array([4.0, math.pi / 4], dtype=np.float32),
+            low=np.array([ACCELERATION_RANGE[0], STEERING_RANGE[0]], dtype=np.float32),
+            high=np.array([ACCELERATION_RANGE[1], STEERING_RANGE[1]], dtype=np.float32),
         )
         self.observation_space = rig.observation_space if rig is not None else gym.spaces.Dict({})
         self._rng = np.random.default_rng(0)
@@ -148,13 +157,11 @@ class DriveEnv(gym.Env):
     def objects(self, noisy: bool = True) -> list[TrackedObject]:
         """The perceived object list: the simulator's objects in sensor range, with noise."""
         exact = world.tracked_objects(self.core, self.object_range_m)
-        if not noisy or self.object_noise_m <= 0:
+        if not noisy or max(self.object_noise_m) <= 0:
             return exact
-        n = self._rng.normal(0.0, self.object_noise_m, size=(len(exact), 2))
+        n = self._rng.normal(0.0, self.object_noise_m, size=(len(exact), 2))  # per column
         return [
-            TrackedObject(
-                o.x + n[i, 0], o.y + n[i, 1] * 0.3, o.vx, o.vy, o.length, o.width, o.ident
-            )
+            TrackedObject(o.x + n[i, 0], o.y + n[i, 1], o.vx, o.vy, o.length, o.width, o.ident)
             for i, o in enumerate(exact)
         ]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from carmind.drive.agents import load_agent, rig_of
 from carmind.drive.collect import plan_tasks, run_tasks
+from carmind.drive.metrics import EpisodeResult
 from carmind.drive.scenarios import HELD_OUT_SEEDS, STANDARD_HIGHWAY
 
 METRICS = (
@@ -178,12 +179,9 @@ def evaluate(
     for r in results:
         r["policy"] = label.get(r["policy"], r["policy"])
         r["expert_progress_m"] = expert_progress.get((r["scenario"], r["seed"]))
-        ref = r["expert_progress_m"]
-        r["progress_ratio"] = r["progress_m"] / ref if ref else None
-        from carmind.drive.metrics import EpisodeResult
-
-        fields = set(EpisodeResult.__dataclass_fields__)
-        r["score"] = EpisodeResult(**{k: v for k, v in r.items() if k in fields}).score()
+        episode = EpisodeResult.from_json(r)
+        r["progress_ratio"] = episode.progress_ratio
+        r["score"] = episode.score()
         by_policy[r["policy"]].append(r)
         by_pair[(r["policy"], r["scenario"])].append(r)
     report = EvalReport(
@@ -192,12 +190,9 @@ def evaluate(
         scenarios=tuple(scenarios),
         policies=tuple(names),
     )
-    shown = [n for n in names if n in policies] or names
-    if "expert" not in shown:
-        shown = ["expert", *shown]
-    report.rows = [_aggregate(p, "all", by_policy[p]) for p in shown]
+    report.rows = [_aggregate(p, "all", by_policy[p]) for p in names]
     report.by_scenario = [
-        _aggregate(p, s, by_pair[(p, s)]) for p in shown for s in scenarios if by_pair[(p, s)]
+        _aggregate(p, s, by_pair[(p, s)]) for p in names for s in scenarios if by_pair[(p, s)]
     ]
     return report
 

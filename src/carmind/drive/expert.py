@@ -61,7 +61,7 @@ class ExpertParams:
 
 
 def _ahead_behind(
-    objects: Iterable[TrackedObject], y_center: float, half_lane: float, ego: EgoState
+    objects: Iterable[TrackedObject], y_center: float, half_lane: float
 ) -> tuple[TrackedObject | None, TrackedObject | None]:
     """The nearest object ahead and behind whose body reaches the corridor around `y_center`."""
     lead: TrackedObject | None = None
@@ -149,7 +149,7 @@ class Expert:
         p = self.p
         w = ego.lane_width
         center = lane * w - ego.lane_offset
-        lead, rear = _ahead_behind(objects, center, w / 2.0, ego)
+        lead, rear = _ahead_behind(objects, center, w / 2.0)
         accel = self._idm(ego, lead, v0)
         safe = True
         imposed = 0.0
@@ -229,7 +229,7 @@ class Expert:
                 target = 0
                 target_center = -ego.lane_offset
         # longitudinal: follow the leader in the own lane and, while changing, the target lane's
-        lead, _ = _ahead_behind(objects, -ego.lane_offset, w / 2.0, ego)
+        lead, _ = _ahead_behind(objects, -ego.lane_offset, w / 2.0)
         accel = self._idm(ego, lead, v0)
         emergency = self._emergency(ego, lead)
         # cut-ins: a car in a neighbouring lane moving into the ego's corridor within a second
@@ -243,7 +243,7 @@ class Expert:
                 if e is not None:
                     emergency = e if emergency is None else min(emergency, e)
         if target != 0:
-            tlead, _ = _ahead_behind(objects, target_center, w / 2.0, ego)
+            tlead, _ = _ahead_behind(objects, target_center, w / 2.0)
             accel = min(accel, self._idm(ego, tlead, v0))
             e = self._emergency(ego, tlead)
             if e is not None:

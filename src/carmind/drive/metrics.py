@@ -85,9 +85,9 @@ class EpisodeResult:
         return self.progress_m / self.expert_progress_m
 
     def score(self) -> float:
-        nc = 0.0 if self.at_fault and self.collision_kind != "object" else 1.0
-        if self.at_fault and self.collision_kind == "object":
-            nc = 0.5
+        nc = 1.0
+        if self.at_fault:
+            nc = 0.5 if self.collision_kind == "object" else 0.0
         dac = 0.0 if self.offroad else 1.0
         ratio = self.progress_ratio
         ep = 1.0 if ratio is None else max(0.0, min(1.0, ratio))
@@ -97,6 +97,15 @@ class EpisodeResult:
             + WEIGHTS["comfort"] * float(self.comfortable)
         ) / sum(WEIGHTS.values())
         return nc * dac * weighted
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EpisodeResult:
+        """An episode back from `to_json` (derived entries ignored)."""
+        known = cls.__dataclass_fields__
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("min_ttc_s") is None:
+            values["min_ttc_s"] = math.inf
+        return cls(**values)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

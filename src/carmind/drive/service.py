@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import math
 import random
@@ -221,9 +220,7 @@ class DriveService:
             elif not (math.isfinite(kmh) and low <= kmh <= high):
                 refusals[SET_SPEED] = f"set speed {kmh} km/h is outside {low:g}–{high:g} km/h"
         if values.get(ENGAGE) is True and not refusals:
-            # Ask a copy: a check changes nothing; the engagement itself happens in actuate.
-            trial = copy.deepcopy(self.assist)
-            reason = trial.request_engage(self._set_speed_mps(values))
+            reason = self.assist.refusal(self._set_speed_mps(values))
             if reason is not None:
                 refusals[ENGAGE] = reason
         return refusals
